@@ -1,0 +1,53 @@
+//! Detection: the lake registered in a DataFusion session, with every SQL view of `queries/`.
+//!
+//! [`Session::open`] registers each lake table as `<table>_all` (every row ever written, for
+//! audit) and then the views of `queries/*.sql`, among them `readings`, `workers`, `procedures`
+//! and `rejects` (one row per identity) and the detection views. The SQL files are compiled into
+//! the binary, so a fresh machine needs nothing but the lake; a directory of `.sql` files can be
+//! given instead to try changes without rebuilding.
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod queries;
+pub mod session;
+pub mod udf;
+
+pub use queries::{Query, embedded_queries, load_queries};
+pub use config::{DetectConfig, QuantityLevels};
+pub use session::{Session, SessionOptions, table_schema};
+
+/// Errors of detection.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// DataFusion refused or failed a statement.
+    #[error("{context}: {source}")]
+    DataFusion {
+        /// What was being done (query name, table).
+        context: String,
+        /// DataFusion's own message.
+        #[source]
+        source: datafusion::error::DataFusionError,
+    },
+    /// A query file could not be read.
+    #[error("reading {path}: {source}")]
+    ReadQuery {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Views that could not be registered because they refer to each other in a cycle or to
+    /// names that do not exist.
+    #[error("views could not be registered: {0}")]
+    Views(String),
+    /// A statement that would change something, refused by the read-only session.
+    #[error("{0} refused: alara sql is read-only (the lake is written only by `alara ingest`, `alara explain` and the alert outbox)")]
+    ReadOnly(String),
+    /// The lake could not be opened.
+    #[error(transparent)]
+    Lake(#[from] alara_lake::Error),
+}
+
+/// Result with detection's error.
+pub type Result<T> = std::result::Result<T, Error>;

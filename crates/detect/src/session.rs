@@ -1,0 +1,150 @@
+//! A DataFusion session over a lake, read-only.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use alara_lake::{Lake, Table};
+use arrow::array::RecordBatch;
+use arrow::datatypes::{DataType, SchemaRef};
+use datafusion::datasource::MemTable;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::ListingOptions;
+use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::prelude::DataFrame;
+
+use crate::config::DetectConfig;
+use crate::queries::{Query, embedded_queries, load_queries};
+use crate::{Error, Result};
+
+/// How to open a session.
+#[derive(Debug, Clone, Default)]
+pub struct SessionOptions {
+    /// Read view definitions from this directory instead of the compiled-in `queries/`.
+    pub queries_dir: Option<PathBuf>,
+    /// Dose levels, exposed as the `thresholds` table.
+    pub config: DetectConfig,
+}
+
+/// The schema of each lake table, or `None` for tables whose files define it.
+pub fn table_schema(table: Table) -> Option<SchemaRef> {
+    use alara_model::schema::*;
+    match table {
+        Table::Readings => Some(readings_schema()),
+        Table::Workers => Some(workers_schema()),
+        Table::Procedures => Some(procedures_schema()),
+        Table::Rejects => Some(rejects_schema()),
+        Table::Explanations => Some(explanations_schema()),
+        Table::Alerts => Some(alerts_schema()),
+    }
+}
+
+/// A read-only DataFusion session with the lake tables and views registered.
+pub struct Session {
+    ctx: SessionContext,
+    queries: Vec<Query>,
+}
+
+impl Session {
+    /// Opens the lake at `root` (creating empty table directories if needed) and registers
+    /// tables and views.
+    pub async fn open(root: &Path, options: &SessionOptions) -> Result<Session> {
+        let lake = Lake::open(root)?;
+        let config = SessionConfig::new().with_information_schema(true).with_target_partitions(2);
+        let ctx = SessionContext::new_with_config(config);
+        for table in Table::ALL {
+            register_table(&ctx, &lake, table).await?;
+        }
+        let thresholds = options.config.thresholds_batch();
+        let mem = MemTable::try_new(thresholds.schema(), vec![vec![thresholds]])
+            .map_err(|source| Error::DataFusion { context: "registering thresholds".into(), source })?;
+        ctx.register_table("thresholds", Arc::new(mem))
+            .map_err(|source| Error::DataFusion { context: "registering thresholds".into(), source })?;
+        crate::udf::register(&ctx);
+        let queries = match &options.queries_dir {
+            Some(dir) => load_queries(dir)?,
+            None => embedded_queries(),
+        };
+        register_views(&ctx, &queries).await?;
+        Ok(Session { ctx, queries })
+    }
+
+    /// The DataFusion context (for callers that need more than [`Session::sql`]).
+    pub fn ctx(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// The registered view definitions.
+    pub fn queries(&self) -> &[Query] {
+        &self.queries
+    }
+
+    /// Plans one read-only statement. DDL, DML (INSERT, COPY…) and session statements are refused.
+    pub async fn sql(&self, sql: &str) -> Result<DataFrame> {
+        let options = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
+        self.ctx.sql_with_options(sql, options).await.map_err(|source| {
+            let msg = source.to_string();
+            if msg.contains("DDL not supported") || msg.contains("DML not supported") || msg.contains("Statement not supported") {
+                Error::ReadOnly(first_word(sql))
+            } else {
+                Error::DataFusion { context: "query".into(), source }
+            }
+        })
+    }
+
+    /// Runs one read-only statement and collects the result.
+    pub async fn query(&self, sql: &str) -> Result<Vec<RecordBatch>> {
+        let df = self.sql(sql).await?;
+        df.collect().await.map_err(|source| Error::DataFusion { context: "query".into(), source })
+    }
+}
+
+fn first_word(sql: &str) -> String {
+    sql.split_whitespace().next().unwrap_or("").to_uppercase()
+}
+
+async fn register_table(ctx: &SessionContext, lake: &Lake, table: Table) -> Result<()> {
+    let name = format!("{}_all", table.dir());
+    let mut options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    if let Some(key) = table.partition_key() {
+        options = options.with_table_partition_cols(vec![(key.to_string(), DataType::Utf8)]);
+    }
+    let dir = lake.table_dir(table);
+    let url = format!("{}/", std::fs::canonicalize(&dir).unwrap_or(dir).display());
+    ctx.register_listing_table(&name, &url, options, table_schema(table), None)
+        .await
+        .map_err(|source| Error::DataFusion { context: format!("registering table {name}"), source })
+}
+
+/// Registers views in dependency order: a view whose inputs are not there yet is retried after
+/// the others, so files need no numbering.
+async fn register_views(ctx: &SessionContext, queries: &[Query]) -> Result<()> {
+    let mut pending: Vec<&Query> = queries.iter().collect();
+    loop {
+        let mut failed = Vec::new();
+        let mut errors = Vec::new();
+        let before = pending.len();
+        for q in pending {
+            let planned = match ctx.sql(&q.sql).await {
+                Ok(df) => Ok(df.into_view()),
+                Err(e) => Err(e),
+            };
+            match planned {
+                Ok(view) => {
+                    ctx.register_table(q.name.as_str(), view)
+                        .map_err(|source| Error::DataFusion { context: format!("registering view {}", q.name), source })?;
+                }
+                Err(e) => {
+                    errors.push(format!("{}: {e}", q.name));
+                    failed.push(q);
+                }
+            }
+        }
+        if failed.is_empty() {
+            return Ok(());
+        }
+        if failed.len() == before {
+            return Err(Error::Views(errors.join("\n")));
+        }
+        pending = failed;
+    }
+}

@@ -1,0 +1,33 @@
+//! The vocabulary of alara, with no I/O: the contract's record kinds and enums, the rules that
+//! validate raw records, NIR pseudonymisation, and the Arrow schemas of the lake tables.
+//!
+//! Every other crate speaks in these types: `ingest` decodes bytes into [`Fields`] and validates
+//! them with a [`Validator`] into [`Record`]s or [`Reject`]s; `lake` writes the batches built by
+//! [`schema`]; `detect`, `alert` and `report` read them back.
+//!
+//! ```
+//! use alara_model::{Fields, Kind, Validator, Record};
+//! let raw = br#"{"reading_id":"r1","source":"LAB","worker_id":"w1","employer_siret":"73282932000074",
+//!   "department":"radiology","dosimeter_id":"d1","monitoring":"lens","quantity":"Hp3",
+//!   "status":"measured","dose_msv":"1,5","period_start":"2025-01-01","period_end":"2025-01-31"}"#;
+//! let fields = Fields::from_json(raw).unwrap();
+//! let Record::Reading(r) = Validator::default().validate(Kind::Readings, &fields).unwrap() else { panic!() };
+//! assert_eq!(r.dose_msv, Some(1.5));
+//! ```
+#![deny(missing_docs)]
+
+pub mod enums;
+pub mod fields;
+pub mod origin;
+pub mod pseudonym;
+pub mod records;
+pub mod schema;
+pub mod sink;
+
+pub use enums::*;
+pub use fields::{DecodeError, Fields, Value};
+pub use origin::{Origin, Reject};
+pub use pseudonym::{NirError, Pseudonymizer, mask_nir_like, validate_nir};
+pub use records::{Kind, Problems, Procedure, Reading, Record, Validator, Worker};
+pub use schema::Stamped;
+pub use sink::{BatchSink, Flush};
