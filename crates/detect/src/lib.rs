@@ -8,12 +8,13 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod explain;
 pub mod queries;
 pub mod session;
 pub mod udf;
 
-pub use queries::{Query, embedded_queries, load_queries};
 pub use config::{DetectConfig, QuantityLevels};
+pub use queries::{Query, embedded_queries, load_queries};
 pub use session::{Session, SessionOptions, table_schema};
 
 /// Errors of detection.
@@ -42,8 +43,13 @@ pub enum Error {
     #[error("views could not be registered: {0}")]
     Views(String),
     /// A statement that would change something, refused by the read-only session.
-    #[error("{0} refused: alara sql is read-only (the lake is written only by `alara ingest`, `alara explain` and the alert outbox)")]
+    #[error(
+        "{0} refused: alara sql is read-only (the lake is written only by `alara ingest`, `alara explain` and the alert outbox)"
+    )]
     ReadOnly(String),
+    /// Input refused before touching the lake.
+    #[error("{0}")]
+    Invalid(String),
     /// The lake could not be opened.
     #[error(transparent)]
     Lake(#[from] alara_lake::Error),

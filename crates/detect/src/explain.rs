@@ -1,0 +1,88 @@
+//! Explanations: a person's statement that a finding for a worker and period is understood
+//! (a badge left in the room, a known procedure change…). They are appended to the lake's
+//! `explanations` table, never edited, so the audit trail keeps every one.
+
+use std::sync::Arc;
+
+use alara_lake::{Lake, Table, WriteOptions};
+use arrow::array::{ArrayRef, RecordBatch, StringArray, TimestampMicrosecondArray};
+use chrono::{DateTime, Utc};
+use sha2::Digest;
+
+use crate::{Error, Result};
+
+/// One explanation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explanation {
+    /// The worker.
+    pub worker_id: String,
+    /// Start of the period it covers.
+    pub period_start: DateTime<Utc>,
+    /// End of the period it covers (inclusive).
+    pub period_end: DateTime<Utc>,
+    /// Restrict to one signal or level (e.g. `peer_outlier`); `None` covers every finding.
+    pub signal: Option<String>,
+    /// Why.
+    pub reason: String,
+    /// Who.
+    pub author: String,
+    /// When it was recorded.
+    pub recorded_at: DateTime<Utc>,
+}
+
+impl Explanation {
+    /// A stable id: the same statement recorded twice gets the same id.
+    pub fn id(&self) -> String {
+        let mut h = sha2::Sha256::new();
+        for part in [
+            self.worker_id.as_str(),
+            &self.period_start.to_rfc3339(),
+            &self.period_end.to_rfc3339(),
+            self.signal.as_deref().unwrap_or(""),
+            &self.reason,
+            &self.author,
+            &self.recorded_at.to_rfc3339(),
+        ] {
+            h.update(part.as_bytes());
+            h.update([0]);
+        }
+        format!("X{}", &hex::encode(h.finalize())[..16])
+    }
+}
+
+/// Appends an explanation to the lake and returns its id.
+pub fn record(lake: &Lake, e: &Explanation) -> Result<String> {
+    if e.period_end < e.period_start {
+        return Err(Error::Invalid("the period ends before it starts".into()));
+    }
+    if e.reason.trim().is_empty() {
+        return Err(Error::Invalid("an explanation needs a reason".into()));
+    }
+    let id = e.id();
+    let ts = |t: &DateTime<Utc>| -> ArrayRef {
+        Arc::new(TimestampMicrosecondArray::from(vec![t.timestamp_micros()]).with_timezone("UTC"))
+    };
+    let s = |v: Option<&str>| -> ArrayRef { Arc::new(StringArray::from(vec![v])) };
+    let batch = RecordBatch::try_new(
+        alara_model::schema::explanations_schema(),
+        vec![
+            s(Some(&id)),
+            s(Some(&e.worker_id)),
+            ts(&e.period_start),
+            ts(&e.period_end),
+            s(e.signal.as_deref()),
+            s(Some(&e.reason)),
+            s(Some(&e.author)),
+            ts(&e.recorded_at),
+        ],
+    )
+    .map_err(|e| Error::Invalid(e.to_string()))?;
+    lake.write(
+        Table::Explanations,
+        None,
+        &format!("explanation-{id}"),
+        &[batch],
+        &WriteOptions::default(),
+    )?;
+    Ok(id)
+}
