@@ -35,9 +35,7 @@ pub struct IngestConfig {
 
 impl Default for IngestConfig {
     fn default() -> Self {
-        IngestConfig {
-            max_batch_rows: 100_000,
-        }
+        IngestConfig { max_batch_rows: 100_000 }
     }
 }
 
@@ -58,49 +56,31 @@ impl Config {
             None => Some(PathBuf::from("alara.toml")).filter(|p| p.exists()),
         };
         if let Some(file) = &file {
-            let text = std::fs::read_to_string(file).map_err(|e| {
-                UsageError(format!("cannot read configuration {}: {e}", file.display()))
-            })?;
-            let user: toml::Value = toml::from_str(&text).map_err(|e| {
-                UsageError(format!(
-                    "configuration {} is not valid TOML: {e}",
-                    file.display()
-                ))
-            })?;
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| UsageError(format!("cannot read configuration {}: {e}", file.display())))?;
+            let user: toml::Value = toml::from_str(&text)
+                .map_err(|e| UsageError(format!("configuration {} is not valid TOML: {e}", file.display())))?;
             merge(&mut value, user);
         }
-        let mut vars: Vec<(String, String)> = std::env::vars()
-            .filter(|(k, _)| k.starts_with("ALARA_") && k.contains("__"))
-            .collect();
+        let mut vars: Vec<(String, String)> =
+            std::env::vars().filter(|(k, _)| k.starts_with("ALARA_") && k.contains("__")).collect();
         vars.sort();
         for (k, v) in vars {
             apply_env(&mut value, &k["ALARA_".len()..], &v)
                 .map_err(|e| UsageError(format!("environment variable {k}: {e}")))?;
         }
         let config: Config = value.try_into().map_err(|e| {
-            UsageError(format!(
-                "configuration{}: {e}",
-                file.map(|f| format!(" {}", f.display()))
-                    .unwrap_or_default()
-            ))
+            UsageError(format!("configuration{}: {e}", file.map(|f| format!(" {}", f.display())).unwrap_or_default()))
         })?;
-        config
-            .limits
-            .validate()
-            .map_err(|e| UsageError(format!("configuration [limits]: {e}")))?;
+        config.limits.validate().map_err(|e| UsageError(format!("configuration [limits]: {e}")))?;
         Ok(config)
     }
 
     /// The lake directory: the flag, else the configuration, else a usage error.
     pub fn lake(&self, flag: Option<&Path>) -> anyhow::Result<PathBuf> {
-        flag.map(Path::to_path_buf)
-            .or_else(|| self.lake.clone())
-            .ok_or_else(|| {
-                UsageError(
-                    "no lake: give --lake DIR (or set ALARA_LAKE, or `lake` in alara.toml)".into(),
-                )
-                .into()
-            })
+        flag.map(Path::to_path_buf).or_else(|| self.lake.clone()).ok_or_else(|| {
+            UsageError("no lake: give --lake DIR (or set ALARA_LAKE, or `lake` in alara.toml)".into()).into()
+        })
     }
 
     /// The pseudonymisation key from `ALARA_PSEUDONYM_KEY`, `ALARA_PSEUDONYM_KEY_FILE` or
@@ -115,10 +95,7 @@ impl Config {
             match file {
                 Some(f) => {
                     let bytes = std::fs::read(&f).map_err(|e| {
-                        UsageError(format!(
-                            "cannot read pseudonymisation key file {}: {e}",
-                            f.display()
-                        ))
+                        UsageError(format!("cannot read pseudonymisation key file {}: {e}", f.display()))
                     })?;
                     let trimmed = String::from_utf8_lossy(&bytes).trim().as_bytes().to_vec();
                     Some(trimmed)
@@ -128,9 +105,7 @@ impl Config {
         };
         match key {
             None => Ok(None),
-            Some(k) => alara_model::Pseudonymizer::new(k)
-                .map(Some)
-                .map_err(|e| UsageError(e).into()),
+            Some(k) => alara_model::Pseudonymizer::new(k).map(Some).map_err(|e| UsageError(e).into()),
         }
     }
 }
@@ -156,14 +131,9 @@ fn apply_env(value: &mut toml::Value, path: &str, raw: &str) -> Result<(), Strin
     let mut cur = value;
     let parts: Vec<&str> = path.split("__").collect();
     for (i, part) in parts.iter().enumerate() {
-        let table = cur
-            .as_table_mut()
-            .ok_or_else(|| format!("'{part}' is not a section"))?;
-        let key = table
-            .keys()
-            .find(|k| k.eq_ignore_ascii_case(part))
-            .cloned()
-            .unwrap_or_else(|| part.to_ascii_lowercase());
+        let table = cur.as_table_mut().ok_or_else(|| format!("'{part}' is not a section"))?;
+        let key =
+            table.keys().find(|k| k.eq_ignore_ascii_case(part)).cloned().unwrap_or_else(|| part.to_ascii_lowercase());
         if i + 1 == parts.len() {
             let parsed = toml::from_str::<toml::Table>(&format!("v = {raw}"))
                 .ok()
@@ -172,9 +142,7 @@ fn apply_env(value: &mut toml::Value, path: &str, raw: &str) -> Result<(), Strin
             table.insert(key, parsed);
             return Ok(());
         }
-        cur = table
-            .entry(key)
-            .or_insert_with(|| toml::Value::Table(Default::default()));
+        cur = table.entry(key).or_insert_with(|| toml::Value::Table(Default::default()));
     }
     Ok(())
 }

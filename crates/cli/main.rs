@@ -47,8 +47,7 @@ impl std::error::Error for UsageError {}
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
-    let result =
-        config::Config::load(cli.config.as_deref()).and_then(|config| run(cli.command, &config));
+    let result = config::Config::load(cli.config.as_deref()).and_then(|config| run(cli.command, &config));
     match result {
         Ok(code) => code,
         Err(err) => {
@@ -64,10 +63,7 @@ fn main() -> ExitCode {
 
 fn is_missing_key(err: &anyhow::Error) -> bool {
     err.chain().any(|e| {
-        matches!(
-            e.downcast_ref::<alara_ingest::Error>(),
-            Some(alara_ingest::Error::MissingPseudonymKey { .. })
-        )
+        matches!(e.downcast_ref::<alara_ingest::Error>(), Some(alara_ingest::Error::MissingPseudonymKey { .. }))
     })
 }
 
@@ -82,8 +78,5 @@ fn run(command: Command, config: &config::Config) -> anyhow::Result<ExitCode> {
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }

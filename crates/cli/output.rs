@@ -18,12 +18,7 @@ pub enum Format {
 }
 
 /// Writes batches in a format. An empty result still shows its columns (table, CSV) or `[]`.
-pub fn write(
-    out: &mut dyn Write,
-    format: Format,
-    schema: &SchemaRef,
-    batches: &[RecordBatch],
-) -> anyhow::Result<()> {
+pub fn write(out: &mut dyn Write, format: Format, schema: &SchemaRef, batches: &[RecordBatch]) -> anyhow::Result<()> {
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
     match format {
         Format::Table => {
@@ -37,12 +32,9 @@ pub fn write(
             writeln!(out, "({rows} row{})", if rows == 1 { "" } else { "s" })?;
         }
         Format::Csv => {
-            let mut w = arrow::csv::WriterBuilder::new()
-                .with_header(true)
-                .build(&mut *out);
+            let mut w = arrow::csv::WriterBuilder::new().with_header(true).build(&mut *out);
             if rows == 0 {
-                w.write(&RecordBatch::new_empty(schema.clone()))
-                    .context("writing CSV")?;
+                w.write(&RecordBatch::new_empty(schema.clone())).context("writing CSV")?;
             }
             for b in batches {
                 w.write(b).context("writing CSV")?;

@@ -36,30 +36,17 @@ pub fn stdout(out: &Output) -> String {
 
 /// Runs `alara sql --format json -c SQL` and returns the rows as JSON objects.
 pub fn sql_json(lake: &Path, sql: &str) -> Vec<serde_json::Map<String, serde_json::Value>> {
-    let out = run_ok(
-        alara()
-            .args(["sql", "--lake"])
-            .arg(lake)
-            .args(["--format", "json", "-c", sql]),
-    );
+    let out = run_ok(alara().args(["sql", "--lake"]).arg(lake).args(["--format", "json", "-c", sql]));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("sql output is not JSON ({e}): {}", stdout(&out)));
-    v.as_array()
-        .expect("array")
-        .iter()
-        .map(|r| r.as_object().expect("object").clone())
-        .collect()
+    v.as_array().expect("array").iter().map(|r| r.as_object().expect("object").clone()).collect()
 }
 
 /// One integer from `SELECT ... AS n`.
 pub fn sql_count(lake: &Path, sql: &str) -> i64 {
     let rows = sql_json(lake, sql);
     assert_eq!(rows.len(), 1, "expected one row from {sql}");
-    rows[0]
-        .values()
-        .next()
-        .and_then(|v| v.as_i64())
-        .unwrap_or_else(|| panic!("no integer in {:?}", rows[0]))
+    rows[0].values().next().and_then(|v| v.as_i64()).unwrap_or_else(|| panic!("no integer in {:?}", rows[0]))
 }
 
 /// A fresh temporary directory.
@@ -88,9 +75,7 @@ pub fn python_with(module: &str) -> Option<String> {
     } else if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("python module {module} is missing under CI=true: run scripts/test-deps.sh");
     } else {
-        eprintln!(
-            "skipping: python module {module} is not installed (scripts/test-deps.sh installs it)"
-        );
+        eprintln!("skipping: python module {module} is not installed (scripts/test-deps.sh installs it)");
         None
     }
 }

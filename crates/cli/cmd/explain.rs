@@ -40,16 +40,11 @@ pub struct Args {
 /// Runs the command.
 pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
     let lake = Lake::open(config.lake(args.lake.as_deref())?)?;
-    let from = parse_timestamp(&args.from)
-        .ok_or_else(|| UsageError(format!("--from '{}' is not a date", args.from)))?;
-    let to_raw = parse_timestamp(&args.to)
-        .ok_or_else(|| UsageError(format!("--to '{}' is not a date", args.to)))?;
+    let from =
+        parse_timestamp(&args.from).ok_or_else(|| UsageError(format!("--from '{}' is not a date", args.from)))?;
+    let to_raw = parse_timestamp(&args.to).ok_or_else(|| UsageError(format!("--to '{}' is not a date", args.to)))?;
     // A bare date for --to means the whole day.
-    let to = if args.to.trim().len() == 10 {
-        to_raw + Duration::days(1) - Duration::microseconds(1)
-    } else {
-        to_raw
-    };
+    let to = if args.to.trim().len() == 10 { to_raw + Duration::days(1) - Duration::microseconds(1) } else { to_raw };
     let author = args
         .by
         .or_else(|| std::env::var("USER").ok())
@@ -68,9 +63,6 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
         alara_detect::Error::Invalid(m) => anyhow::Error::from(UsageError(m)),
         other => other.into(),
     })?;
-    println!(
-        "recorded explanation {id} for {} from {} to {} by {}",
-        e.worker_id, args.from, args.to, e.author
-    );
+    println!("recorded explanation {id} for {} from {} to {} by {}", e.worker_id, args.from, args.to, e.author);
     Ok(ExitCode::SUCCESS)
 }

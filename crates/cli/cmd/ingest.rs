@@ -41,25 +41,18 @@ pub struct Args {
 pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
     let lake_dir = config.lake(args.lake.as_deref())?;
     if args.kafka.is_some() {
-        return Err(
-            UsageError("--kafka: streaming ingest is not available in this build".into()).into(),
-        );
+        return Err(UsageError("--kafka: streaming ingest is not available in this build".into()).into());
     }
     let files: Vec<(Kind, &Path)> = args
         .workers
         .iter()
         .map(|p| (Kind::Workers, p.as_path()))
-        .chain(
-            args.procedures
-                .iter()
-                .map(|p| (Kind::Procedures, p.as_path())),
-        )
+        .chain(args.procedures.iter().map(|p| (Kind::Procedures, p.as_path())))
         .chain(args.readings.iter().map(|p| (Kind::Readings, p.as_path())))
         .collect();
     if files.is_empty() {
         return Err(UsageError(
-            "nothing to ingest: give --kafka BROKERS, or --readings/--workers/--procedures FILE"
-                .into(),
+            "nothing to ingest: give --kafka BROKERS, or --readings/--workers/--procedures FILE".into(),
         )
         .into());
     }
@@ -74,38 +67,18 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
 }
 
 /// Ingests files in order (workers, procedures, then readings) and returns the counts.
-pub fn ingest_files(
-    lake_dir: &Path,
-    files: &[(Kind, &Path)],
-    config: &Config,
-) -> anyhow::Result<Counts> {
-    let lake =
-        Lake::open(lake_dir).with_context(|| format!("opening lake {}", lake_dir.display()))?;
+pub fn ingest_files(lake_dir: &Path, files: &[(Kind, &Path)], config: &Config) -> anyhow::Result<Counts> {
+    let lake = Lake::open(lake_dir).with_context(|| format!("opening lake {}", lake_dir.display()))?;
     lake.sweep_temporaries(std::time::Duration::from_secs(3600))?;
-    let validator = Validator {
-        pseudonymizer: config.pseudonymizer()?,
-    };
+    let validator = Validator { pseudonymizer: config.pseudonymizer()? };
     let sink = ParquetSink::new(lake, WriteOptions::default());
-    let prefix = format!(
-        "files-{}-{}",
-        chrono::Utc::now().format("%Y%m%dT%H%M%S%6f"),
-        std::process::id()
-    );
-    let mut core = Core::new(
-        validator,
-        sink,
-        CoreConfig {
-            max_buffered_rows: config.ingest.max_batch_rows,
-        },
-        prefix,
-    );
+    let prefix = format!("files-{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%6f"), std::process::id());
+    let mut core = Core::new(validator, sink, CoreConfig { max_buffered_rows: config.ingest.max_batch_rows }, prefix);
     for (kind, path) in files {
-        ingest_file(&mut core, *kind, path)
-            .with_context(|| format!("ingesting {}", path.display()))?;
+        ingest_file(&mut core, *kind, path).with_context(|| format!("ingesting {}", path.display()))?;
         tracing::info!(file = %path.display(), "file read");
     }
-    core.flush(Vec::new())
-        .context("writing the last batch to the lake")?;
+    core.flush(Vec::new()).context("writing the last batch to the lake")?;
     Ok(core.counts())
 }
 
@@ -114,12 +87,7 @@ pub fn print_counts(lake_dir: &Path, c: &Counts) {
     println!("ingested into {}:", lake_dir.display());
     for k in Kind::ALL {
         if c.accepted(k) + c.rejected(k) > 0 {
-            println!(
-                "  {:<11} {:>9} accepted {:>7} rejected",
-                k.table(),
-                c.accepted(k),
-                c.rejected(k)
-            );
+            println!("  {:<11} {:>9} accepted {:>7} rejected", k.table(), c.accepted(k), c.rejected(k));
         }
     }
     if c.total_rejected() > 0 {

@@ -7,8 +7,5 @@ pub mod sql;
 /// A tokio runtime for commands that need async (DataFusion, Kafka). Two workers: the target
 /// machine has two cores.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
 }

@@ -44,29 +44,19 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
     }
     let rt = super::runtime()?;
     rt.block_on(async {
-        let options = SessionOptions {
-            queries_dir: args.queries.clone(),
-            config: config.limits.clone(),
-        };
-        let session = Session::open(&lake, &options)
-            .await
-            .context("opening the lake")?;
+        let options = SessionOptions { queries_dir: args.queries.clone(), config: config.limits.clone() };
+        let session = Session::open(&lake, &options).await.context("opening the lake")?;
         let text = match (&args.command, &args.file) {
             (Some(c), _) => Some(c.clone()),
-            (None, Some(f)) => Some(
-                std::fs::read_to_string(f)
-                    .map_err(|e| UsageError(format!("cannot read {}: {e}", f.display())))?,
-            ),
+            (None, Some(f)) => {
+                Some(std::fs::read_to_string(f).map_err(|e| UsageError(format!("cannot read {}: {e}", f.display())))?)
+            }
             (None, None) => None,
         };
         match text {
             Some(text) => {
                 let ok = run_statements(&session, &text, args.format, &mut std::io::stdout()).await;
-                Ok(if ok {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::from(1)
-                })
+                Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
             }
             None => repl(&session, args.format).await,
         }
@@ -75,12 +65,7 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
 
 /// Splits `text` into statements and runs each, printing results; errors are printed with
 /// DataFusion's message. Returns whether every statement succeeded.
-pub async fn run_statements(
-    session: &Session,
-    text: &str,
-    format: Format,
-    out: &mut dyn Write,
-) -> bool {
+pub async fn run_statements(session: &Session, text: &str, format: Format, out: &mut dyn Write) -> bool {
     let statements = match DFParser::parse_sql(text) {
         Ok(s) => s,
         Err(e) => {
@@ -127,11 +112,7 @@ async fn repl(session: &Session, format: Format) -> anyhow::Result<ExitCode> {
     println!("alara sql: read-only. \\? for help.");
     let mut buffer = String::new();
     loop {
-        let prompt = if buffer.is_empty() {
-            "alara> "
-        } else {
-            "   ...> "
-        };
+        let prompt = if buffer.is_empty() { "alara> " } else { "   ...> " };
         match rl.readline(prompt) {
             Ok(line) => {
                 let trimmed = line.trim();

@@ -1,9 +1,7 @@
 //! The ingest core shared by every source: raw bytes in, validated rows or rejects buffered, and
 //! flushes handed to a sink when a size bound is reached or the source asks.
 
-use alara_model::{
-    BatchSink, DecodeError, Fields, Flush, Kind, Origin, Record, Reject, Stamped, Validator,
-};
+use alara_model::{BatchSink, DecodeError, Fields, Flush, Kind, Origin, Record, Reject, Stamped, Validator};
 use chrono::{DateTime, Utc};
 
 use crate::{Error, Result};
@@ -157,7 +155,9 @@ impl<S: BatchSink> Core<S> {
                     Record::Procedure(row) => self.buffer.procedures.push(Stamped { row, ingested_at: now, origin }),
                 }
             }
-            Err(problems) if problems.missing_key() => return Err(Error::MissingPseudonymKey { origin: origin.to_string() }),
+            Err(problems) if problems.missing_key() => {
+                return Err(Error::MissingPseudonymKey { origin: origin.to_string() });
+            }
             Err(problems) => {
                 self.counts.rejected[i] += 1;
                 self.buffer.rejects.push(Reject::new(kind, origin, problems.to_string(), raw, now));
@@ -167,7 +167,14 @@ impl<S: BatchSink> Core<S> {
     }
 
     /// Records a reject decided by the source itself (e.g. a CSV row that cannot be split).
-    pub fn push_reject(&mut self, kind: Kind, reason: &str, raw: &[u8], origin: Origin, now: DateTime<Utc>) -> Result<()> {
+    pub fn push_reject(
+        &mut self,
+        kind: Kind,
+        reason: &str,
+        raw: &[u8],
+        origin: Origin,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         self.counts.rejected[Counts::idx(kind)] += 1;
         self.buffer.rejects.push(Reject::new(kind, origin, reason, raw, now));
         self.flush_if_full()

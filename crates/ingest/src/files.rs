@@ -70,7 +70,9 @@ pub fn ingest_file<S: BatchSink>(core: &mut Core<S>, kind: Kind, path: &Path) ->
                 return Err(Error::MissingPseudonymKey { origin: format!("{display}:1 (column 'nir')") });
             }
             loop {
-                let Some(mut line) = read_line(&mut reader, &mut buf, path)? else { break };
+                let Some(mut line) = read_line(&mut reader, &mut buf, path)? else {
+                    break;
+                };
                 line_no += 1;
                 let start_line = line_no;
                 // A quoted cell may hold a newline: keep reading while quotes are unbalanced.

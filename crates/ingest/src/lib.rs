@@ -8,7 +8,7 @@
 pub mod core;
 pub mod files;
 
-pub use crate::core::{CoreConfig, Counts, Core, FlushObserver};
+pub use crate::core::{Core, CoreConfig, Counts, FlushObserver};
 pub use files::ingest_file;
 
 use std::path::PathBuf;

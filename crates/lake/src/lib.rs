@@ -158,7 +158,9 @@ impl Lake {
         batches: &[arrow::array::RecordBatch],
         options: &WriteOptions,
     ) -> Result<Option<PathBuf>> {
-        let Some(first) = batches.iter().find(|b| b.num_rows() > 0) else { return Ok(None) };
+        let Some(first) = batches.iter().find(|b| b.num_rows() > 0) else {
+            return Ok(None);
+        };
         let mut w = self.create(table, partition, name, first.schema(), options)?;
         for b in batches {
             w.write(b)?;
@@ -204,7 +206,9 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>, keep: &dyn Fn(&Path) -> bool) -> 
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(source) => return Err(Error::Io { op: "listing", path: dir.to_path_buf(), source }),
+        Err(source) => {
+            return Err(Error::Io { op: "listing", path: dir.to_path_buf(), source });
+        }
     };
     for e in entries {
         let e = e.map_err(|source| Error::Io { op: "listing", path: dir.to_path_buf(), source })?;

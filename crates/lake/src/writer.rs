@@ -8,8 +8,8 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
 use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
 
 use crate::{Error, Result};
 
@@ -55,9 +55,7 @@ impl FileWriter {
         let file = File::create(&tmp).map_err(|source| Error::Io { op: "creating", path: tmp.clone(), source })?;
         let kv: Vec<KeyValue> = options.metadata.iter().map(|(k, v)| KeyValue::new(k.clone(), v.clone())).collect();
         let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(
-                ZstdLevel::try_new(options.zstd_level).unwrap_or_default(),
-            ))
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(options.zstd_level).unwrap_or_default()))
             .set_max_row_group_row_count(Some(options.max_row_group_rows))
             .set_key_value_metadata(if kv.is_empty() { None } else { Some(kv) })
             .build();

@@ -52,7 +52,13 @@ pub struct Reject {
 
 impl Reject {
     /// A reject whose raw bytes are masked here, so no caller can forget to.
-    pub fn new(kind: Kind, origin: Origin, reason: impl Into<String>, raw: &[u8], rejected_at: DateTime<Utc>) -> Reject {
+    pub fn new(
+        kind: Kind,
+        origin: Origin,
+        reason: impl Into<String>,
+        raw: &[u8],
+        rejected_at: DateTime<Utc>,
+    ) -> Reject {
         let text = String::from_utf8_lossy(raw);
         let masked = crate::pseudonym::mask_nir_like(&text);
         Reject {

@@ -18,7 +18,9 @@ pub enum NirError {
     #[error("nir control key does not match (typo in the number?)")]
     Key,
     /// No pseudonymisation key is configured, so a NIR cannot be accepted.
-    #[error("nir given but no pseudonymisation key is configured (set ALARA_PSEUDONYM_KEY or ALARA_PSEUDONYM_KEY_FILE)")]
+    #[error(
+        "nir given but no pseudonymisation key is configured (set ALARA_PSEUDONYM_KEY or ALARA_PSEUDONYM_KEY_FILE)"
+    )]
     NoKey,
 }
 
@@ -96,7 +98,8 @@ pub fn mask_nir_like(raw: &str) -> String {
             let mut separated = false;
             while j < chars.len() {
                 let c = chars[j];
-                if c.is_ascii_digit() || ((c == 'A' || c == 'B' || c == 'a' || c == 'b') && digits >= 5 && digits <= 6) {
+                if c.is_ascii_digit() || ((c == 'A' || c == 'B' || c == 'a' || c == 'b') && digits >= 5 && digits <= 6)
+                {
                     digits += 1;
                     j += 1;
                 } else if (c == ' ' || c == '.') && j + 1 < chars.len() && chars[j + 1].is_ascii_digit() && digits > 0 {

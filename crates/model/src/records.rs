@@ -194,7 +194,11 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn parse_enum<T: std::str::FromStr<Err = crate::enums::UnknownValue>>(&mut self, name: &str, required: bool) -> Option<T> {
+    fn parse_enum<T: std::str::FromStr<Err = crate::enums::UnknownValue>>(
+        &mut self,
+        name: &str,
+        required: bool,
+    ) -> Option<T> {
         let t = self.text(name, required)?;
         match t.parse() {
             Ok(v) => Some(v),
@@ -294,7 +298,8 @@ impl<'a> Reader<'a> {
         let s = self.text("employer_siret", true)?;
         let s: String = s.chars().filter(|c| *c != ' ').collect();
         if !siret_is_valid(&s) {
-            self.problems.push(format!("employer_siret '{}' is not a valid SIRET (14 digits, Luhn checksum)", clip(&s)));
+            self.problems
+                .push(format!("employer_siret '{}' is not a valid SIRET (14 digits, Luhn checksum)", clip(&s)));
             return None;
         }
         Some(s)
@@ -328,7 +333,8 @@ impl<'a> Reader<'a> {
                 match p.worker_id(&nir) {
                     Ok(pid) => match id {
                         Some(id) if id != pid => {
-                            self.problems.push("'worker_id' and 'nir' are both given and do not designate the same worker");
+                            self.problems
+                                .push("'worker_id' and 'nir' are both given and do not designate the same worker");
                             None
                         }
                         _ => Some(pid),
@@ -547,7 +553,8 @@ impl Validator {
             if e < s {
                 r.problems.push("ended_at is before started_at");
             } else if (e - s).num_hours() > 24 {
-                r.problems.push(format!("procedure lasts {} hours; more than 24 is not plausible", (e - s).num_hours()));
+                r.problems
+                    .push(format!("procedure lasts {} hours; more than 24 is not plausible", (e - s).num_hours()));
             }
         }
         let value = (|| {
