@@ -42,6 +42,28 @@ pub struct DetectConfig {
     pub pregnancy_msv: f64,
     /// Months of recent results used to compute the dose rate for the `projected` level.
     pub projection_months: f64,
+    /// Months after a declared pregnancy whose results count toward the `pregnancy` level (the
+    /// declaration comes after conception, so birth falls within 9 months of it): 9.
+    pub pregnancy_months: f64,
+    /// Fewest consecutive below-threshold passive results that `zero_while_peers_exposed`
+    /// scores: 3 (one or two quiet months are leave, not a badge left in the locker).
+    pub zero_run_min_results: f64,
+    /// Probability under the peers' distribution below which such a run is flagged: 0.01.
+    pub zero_run_p_value: f64,
+    /// Fewest other workers with the same role and department for a peer comparison: 3.
+    pub peer_min_workers: f64,
+    /// Two-sided p-value (robust z score, normal tail) below which a dose per unit of workload
+    /// is a `peer_outlier`: 0.001.
+    pub outlier_p_value: f64,
+    /// Fewest procedures a worker must have attended in a quarter for the dose per unit of
+    /// workload to be compared: 5.
+    pub outlier_min_procedures: f64,
+    /// `passive_operational_mismatch`: the larger of the passive badge and the operational sum
+    /// must exceed the other by this factor…: 2.
+    pub mismatch_factor: f64,
+    /// …and by at least this many mSv, on top of the recording threshold of a below-threshold
+    /// badge (which is read as anywhere between 0 and the threshold): 0.2 mSv.
+    pub mismatch_min_msv: f64,
 }
 
 impl Default for DetectConfig {
@@ -53,6 +75,14 @@ impl Default for DetectConfig {
             esr_fraction: 0.25,
             pregnancy_msv: 1.0,
             projection_months: 3.0,
+            pregnancy_months: 9.0,
+            zero_run_min_results: 3.0,
+            zero_run_p_value: 0.01,
+            peer_min_workers: 3.0,
+            outlier_p_value: 0.001,
+            outlier_min_procedures: 5.0,
+            mismatch_factor: 2.0,
+            mismatch_min_msv: 0.2,
         }
     }
 }
@@ -60,11 +90,8 @@ impl Default for DetectConfig {
 impl DetectConfig {
     /// Checks that every level is a positive finite number.
     pub fn validate(&self) -> Result<(), String> {
-        let all = [
-            ("limit", self.limit),
-            ("apprentice_limit", self.apprentice_limit),
-            ("investigation", self.investigation),
-        ];
+        let all =
+            [("limit", self.limit), ("apprentice_limit", self.apprentice_limit), ("investigation", self.investigation)];
         for (name, l) in all {
             for (q, v) in [("Hp10", l.hp10), ("Hp3", l.hp3), ("Hp007", l.hp007)] {
                 if !(v.is_finite() && v > 0.0) {
@@ -81,7 +108,45 @@ impl DetectConfig {
         if !(self.projection_months >= 1.0 && self.projection_months <= 12.0) {
             return Err(format!("projection_months must be between 1 and 12, got {}", self.projection_months));
         }
+        for (name, v, lo, hi) in [
+            ("pregnancy_months", self.pregnancy_months, 1.0, 12.0),
+            ("zero_run_min_results", self.zero_run_min_results, 1.0, 120.0),
+            ("zero_run_p_value", self.zero_run_p_value, f64::MIN_POSITIVE, 1.0),
+            ("peer_min_workers", self.peer_min_workers, 1.0, 1e6),
+            ("outlier_p_value", self.outlier_p_value, f64::MIN_POSITIVE, 1.0),
+            ("outlier_min_procedures", self.outlier_min_procedures, 1.0, 1e9),
+            ("mismatch_factor", self.mismatch_factor, 1.0, 1e6),
+            ("mismatch_min_msv", self.mismatch_min_msv, 0.0, 1e6),
+        ] {
+            if !(v >= lo && v <= hi) {
+                return Err(format!("{name} must be between {lo} and {hi}, got {v}"));
+            }
+        }
         Ok(())
+    }
+
+    /// The `detect_parameters` table: one row, one column per non-dose parameter of the views
+    /// (`projection_months`, `pregnancy_months`, `zero_run_min_results`, `zero_run_p_value`,
+    /// `peer_min_workers`, `outlier_p_value`, `outlier_min_procedures`, `mismatch_factor`,
+    /// `mismatch_min_msv`), all DOUBLE, so the SQL names no number itself.
+    pub fn parameters_batch(&self) -> RecordBatch {
+        let columns = [
+            ("projection_months", self.projection_months),
+            ("pregnancy_months", self.pregnancy_months),
+            ("zero_run_min_results", self.zero_run_min_results),
+            ("zero_run_p_value", self.zero_run_p_value),
+            ("peer_min_workers", self.peer_min_workers),
+            ("outlier_p_value", self.outlier_p_value),
+            ("outlier_min_procedures", self.outlier_min_procedures),
+            ("mismatch_factor", self.mismatch_factor),
+            ("mismatch_min_msv", self.mismatch_min_msv),
+        ];
+        let schema = Arc::new(Schema::new(
+            columns.iter().map(|(n, _)| Field::new(*n, DataType::Float64, false)).collect::<Vec<_>>(),
+        ));
+        let arrays = columns.iter().map(|(_, v)| Arc::new(Float64Array::from(vec![*v])) as _).collect();
+        // One value per column, each matching its Float64 field.
+        RecordBatch::try_new(schema, arrays).expect("one row per column")
     }
 
     /// The `thresholds` table: one row per population × quantity × level.
@@ -109,7 +174,8 @@ impl DetectConfig {
             let inv = self.investigation;
             let lim = if pop == "adult" { self.limit } else { self.apprentice_limit };
             // An investigation level never sits above the limit of the population.
-            for (q, v, l) in [("Hp10", inv.hp10, lim.hp10), ("Hp3", inv.hp3, lim.hp3), ("Hp007", inv.hp007, lim.hp007)] {
+            for (q, v, l) in [("Hp10", inv.hp10, lim.hp10), ("Hp3", inv.hp3, lim.hp3), ("Hp007", inv.hp007, lim.hp007)]
+            {
                 push(pop, q, "investigation", v.min(l));
             }
         }

@@ -22,7 +22,9 @@ impl Query {
         let mut description = String::new();
         let mut in_desc = false;
         for line in sql.lines() {
-            let Some(c) = line.trim_start().strip_prefix("--") else { break };
+            let Some(c) = line.trim_start().strip_prefix("--") else {
+                break;
+            };
             let c = c.trim();
             if let Some(d) = c.strip_prefix("description:") {
                 description = d.trim().to_string();
@@ -52,6 +54,19 @@ pub const EMBEDDED: &[(&str, &str)] = embed![
     "worker_history",
     "procedures",
     "rejects",
+    // Detections (issue 4): helpers first, then the contract's views.
+    "legal_results",
+    "monthly_dose",
+    "rolling_12_months",
+    "monthly_workload",
+    "overexposure",
+    "explanations",
+    "missing_badge_signals",
+    "missing_badge",
+    "heterogeneity_signals",
+    "unexplained_heterogeneity",
+    "explained_findings",
+    "findings",
 ];
 
 /// The compiled-in queries.

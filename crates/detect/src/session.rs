@@ -49,26 +49,22 @@ impl Session {
     /// tables and views.
     pub async fn open(root: &Path, options: &SessionOptions) -> Result<Session> {
         let lake = Lake::open(root)?;
-        let config = SessionConfig::new()
-            .with_information_schema(true)
-            .with_target_partitions(2);
+        let config = SessionConfig::new().with_information_schema(true).with_target_partitions(2);
         let ctx = SessionContext::new_with_config(config);
         for table in Table::ALL {
             register_table(&ctx, &lake, table).await?;
         }
         let thresholds = options.config.thresholds_batch();
-        let mem =
-            MemTable::try_new(thresholds.schema(), vec![vec![thresholds]]).map_err(|source| {
-                Error::DataFusion {
-                    context: "registering thresholds".into(),
-                    source,
-                }
-            })?;
+        let mem = MemTable::try_new(thresholds.schema(), vec![vec![thresholds]])
+            .map_err(|source| Error::DataFusion { context: "registering thresholds".into(), source })?;
         ctx.register_table("thresholds", Arc::new(mem))
-            .map_err(|source| Error::DataFusion {
-                context: "registering thresholds".into(),
-                source,
-            })?;
+            .map_err(|source| Error::DataFusion { context: "registering thresholds".into(), source })?;
+        // Non-dose parameters of the detection views (run lengths, p-values, tolerances).
+        let parameters = options.config.parameters_batch();
+        let mem = MemTable::try_new(parameters.schema(), vec![vec![parameters]])
+            .map_err(|source| Error::DataFusion { context: "registering detect_parameters".into(), source })?;
+        ctx.register_table("detect_parameters", Arc::new(mem))
+            .map_err(|source| Error::DataFusion { context: "registering detect_parameters".into(), source })?;
         crate::udf::register(&ctx);
         let queries = match &options.queries_dir {
             Some(dir) => load_queries(dir)?,
@@ -90,65 +86,40 @@ impl Session {
 
     /// Plans one read-only statement. DDL, DML (INSERT, COPY…) and session statements are refused.
     pub async fn sql(&self, sql: &str) -> Result<DataFrame> {
-        self.ctx
-            .sql_with_options(sql, read_only())
-            .await
-            .map_err(|source| refusal(&first_word(sql), source))
+        self.ctx.sql_with_options(sql, read_only()).await.map_err(|source| refusal(&first_word(sql), source))
     }
 
     /// Plans one already parsed statement, read-only like [`Session::sql`]. Scripts are split
     /// with DataFusion's parser and each statement planned as parsed, never re-printed.
-    pub async fn statement(
-        &self,
-        statement: datafusion::sql::parser::Statement,
-    ) -> Result<DataFrame> {
+    pub async fn statement(&self, statement: datafusion::sql::parser::Statement) -> Result<DataFrame> {
         let word = first_word(&statement.to_string());
         let state = self.ctx.state();
-        let plan = state
-            .statement_to_plan(statement)
-            .await
-            .map_err(|source| refusal(&word, source))?;
-        read_only()
-            .verify_plan(&plan)
-            .map_err(|source| refusal(&word, source))?;
+        let plan = state.statement_to_plan(statement).await.map_err(|source| refusal(&word, source))?;
+        read_only().verify_plan(&plan).map_err(|source| refusal(&word, source))?;
         self.ctx
             .execute_logical_plan(plan)
             .await
-            .map_err(|source| Error::DataFusion {
-                context: "query".into(),
-                source,
-            })
+            .map_err(|source| Error::DataFusion { context: "query".into(), source })
     }
 
     /// Runs one read-only statement and collects the result.
     pub async fn query(&self, sql: &str) -> Result<Vec<RecordBatch>> {
         let df = self.sql(sql).await?;
-        df.collect().await.map_err(|source| Error::DataFusion {
-            context: "query".into(),
-            source,
-        })
+        df.collect().await.map_err(|source| Error::DataFusion { context: "query".into(), source })
     }
 }
 
 fn read_only() -> SQLOptions {
-    SQLOptions::new()
-        .with_allow_ddl(false)
-        .with_allow_dml(false)
-        .with_allow_statements(false)
+    SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false)
 }
 
 fn refusal(word: &str, source: datafusion::error::DataFusionError) -> Error {
     let msg = source.to_string();
-    if msg.contains("DDL not supported")
-        || msg.contains("DML not supported")
-        || msg.contains("Statement not supported")
+    if msg.contains("DDL not supported") || msg.contains("DML not supported") || msg.contains("Statement not supported")
     {
         Error::ReadOnly(word.to_string())
     } else {
-        Error::DataFusion {
-            context: "query".into(),
-            source,
-        }
+        Error::DataFusion { context: "query".into(), source }
     }
 }
 
@@ -158,8 +129,7 @@ fn first_word(sql: &str) -> String {
 
 async fn register_table(ctx: &SessionContext, lake: &Lake, table: Table) -> Result<()> {
     let name = format!("{}_all", table.dir());
-    let mut options =
-        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let mut options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
     if let Some(key) = table.partition_key() {
         options = options.with_table_partition_cols(vec![(key.to_string(), DataType::Utf8)]);
     }
@@ -167,10 +137,7 @@ async fn register_table(ctx: &SessionContext, lake: &Lake, table: Table) -> Resu
     let url = format!("{}/", std::fs::canonicalize(&dir).unwrap_or(dir).display());
     ctx.register_listing_table(&name, &url, options, table_schema(table), None)
         .await
-        .map_err(|source| Error::DataFusion {
-            context: format!("registering table {name}"),
-            source,
-        })
+        .map_err(|source| Error::DataFusion { context: format!("registering table {name}"), source })
 }
 
 /// Registers views in dependency order: a view whose inputs are not there yet is retried after
@@ -188,11 +155,10 @@ async fn register_views(ctx: &SessionContext, queries: &[Query]) -> Result<()> {
             };
             match planned {
                 Ok(view) => {
-                    ctx.register_table(q.name.as_str(), view)
-                        .map_err(|source| Error::DataFusion {
-                            context: format!("registering view {}", q.name),
-                            source,
-                        })?;
+                    ctx.register_table(q.name.as_str(), view).map_err(|source| Error::DataFusion {
+                        context: format!("registering view {}", q.name),
+                        source,
+                    })?;
                 }
                 Err(e) => {
                     errors.push(format!("{}: {e}", q.name));

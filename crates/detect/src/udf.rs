@@ -1,6 +1,165 @@
 //! Statistical functions for the detection views, backed by statrs.
+//!
+//! | SQL function | returns |
+//! |---|---|
+//! | `normal_sf(z)` | P(Z > z) for a standard normal Z: the one-sided p-value of a z score |
+//! | `binomial_sf(k, n, p)` | P(X ≥ k) for X ~ Binomial(n, p): how improbable it is to see at least `k` events in `n` trials |
+//!
+//! Both take and return `DOUBLE`; integer arguments are cast by DataFusion. A NULL argument, or
+//! one outside the function's domain (p outside [0, 1], n negative or not whole), gives NULL
+//! rather than an error, so one odd row never fails a whole detection view.
 
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, Float64Array};
+use arrow::datatypes::DataType;
+use datafusion::common::{Result as DfResult, ScalarValue};
 use datafusion::execution::context::SessionContext;
+use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
+use statrs::distribution::{Binomial, ContinuousCDF, DiscreteCDF, Normal};
 
 /// Registers every alara function in the session.
-pub fn register(_ctx: &SessionContext) {}
+pub fn register(ctx: &SessionContext) {
+    ctx.register_udf(float_udf("normal_sf", 1, |a| normal_sf(a[0])));
+    ctx.register_udf(float_udf("binomial_sf", 3, |a| binomial_sf(a[0], a[1], a[2])));
+}
+
+/// P(Z > z) for a standard normal Z. `None` for NaN.
+pub fn normal_sf(z: f64) -> Option<f64> {
+    if z.is_nan() {
+        return None;
+    }
+    // Mean 0 and standard deviation 1 are valid parameters, so construction cannot fail.
+    let n = Normal::new(0.0, 1.0).expect("standard normal");
+    Some(n.sf(z))
+}
+
+/// P(X ≥ k) for X ~ Binomial(n, p).
+///
+/// `k` is rounded up to a whole number of events (P(X ≥ 2.5) = P(X ≥ 3)); `k ≤ 0` gives 1 and
+/// `k > n` gives 0. `None` when `n` is negative or not whole, or `p` is outside [0, 1].
+pub fn binomial_sf(k: f64, n: f64, p: f64) -> Option<f64> {
+    if !(k.is_finite() && n.is_finite() && n >= 0.0 && n.fract() == 0.0 && (0.0..=1.0).contains(&p)) {
+        return None;
+    }
+    let k = k.ceil();
+    if k <= 0.0 {
+        return Some(1.0);
+    }
+    if k > n {
+        return Some(0.0);
+    }
+    let b = Binomial::new(p, n as u64).ok()?;
+    // statrs' sf(x) is P(X > x), so P(X ≥ k) = sf(k - 1); k ≥ 1 here.
+    Some(b.sf(k as u64 - 1))
+}
+
+/// A scalar UDF of `arity` DOUBLE arguments returning DOUBLE, applying `f` row by row. NULL in any
+/// argument, or `None` from `f`, gives NULL.
+fn float_udf(name: &str, arity: usize, f: fn(&[f64]) -> Option<f64>) -> ScalarUDF {
+    let label = name.to_string();
+    let fun = Arc::new(move |args: &[ColumnarValue]| -> DfResult<ColumnarValue> {
+        let all_scalar = args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let arrays = ColumnarValue::values_to_arrays(args)?;
+        let columns: Vec<&Float64Array> = arrays
+            .iter()
+            .map(|a| {
+                a.as_any().downcast_ref::<Float64Array>().ok_or_else(|| {
+                    datafusion::error::DataFusionError::Internal(format!(
+                        "{label}: expected DOUBLE, got {}",
+                        a.data_type()
+                    ))
+                })
+            })
+            .collect::<DfResult<_>>()?;
+        let rows = arrays.first().map(|a| a.len()).unwrap_or(0);
+        let mut row = vec![0.0; arity];
+        let out: Float64Array = (0..rows)
+            .map(|i| {
+                for (slot, col) in row.iter_mut().zip(&columns) {
+                    if col.is_null(i) {
+                        return None;
+                    }
+                    *slot = col.value(i);
+                }
+                f(&row)
+            })
+            .collect();
+        if all_scalar {
+            Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?))
+        } else {
+            Ok(ColumnarValue::Array(Arc::new(out) as ArrayRef))
+        }
+    });
+    create_udf(name, vec![DataType::Float64; arity], DataType::Float64, Volatility::Immutable, fun)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-9 * b.abs().max(1e-300)
+    }
+
+    #[test]
+    fn normal_sf_matches_tables() {
+        assert!(close(normal_sf(0.0).unwrap(), 0.5));
+        // Φ(1.959963985) = 0.975
+        assert!(close(normal_sf(1.959963984540054).unwrap(), 0.025));
+        assert!(close(normal_sf(-1.959963984540054).unwrap(), 0.975));
+        // Far tail: P(Z > 5) = 2.866515718791939e-7
+        assert!((normal_sf(5.0).unwrap() - 2.866515718791939e-7).abs() < 1e-15);
+        assert_eq!(normal_sf(f64::NAN), None);
+    }
+
+    #[test]
+    fn binomial_sf_of_a_full_run_is_p_to_the_k() {
+        // Six below-threshold results out of six when peers are below threshold 30 % of the time.
+        assert!(close(binomial_sf(6.0, 6.0, 0.3).unwrap(), 0.3f64.powi(6)));
+        assert!(close(binomial_sf(1.0, 4.0, 0.5).unwrap(), 1.0 - 0.5f64.powi(4)));
+    }
+
+    #[test]
+    fn binomial_sf_sums_the_upper_tail() {
+        // P(X >= 2), n = 5, p = 0.2: 1 - 0.8^5 - 5*0.2*0.8^4
+        let want = 1.0 - 0.8f64.powi(5) - 5.0 * 0.2 * 0.8f64.powi(4);
+        assert!(close(binomial_sf(2.0, 5.0, 0.2).unwrap(), want));
+        assert!(close(binomial_sf(1.5, 5.0, 0.2).unwrap(), want), "k is rounded up");
+    }
+
+    #[test]
+    fn binomial_sf_edges() {
+        assert_eq!(binomial_sf(0.0, 3.0, 0.1), Some(1.0));
+        assert_eq!(binomial_sf(4.0, 3.0, 0.1), Some(0.0));
+        assert_eq!(binomial_sf(3.0, 3.0, 1.0), Some(1.0));
+        assert_eq!(binomial_sf(1.0, 3.0, 0.0), Some(0.0));
+        assert_eq!(binomial_sf(1.0, 3.0, 1.5), None);
+        assert_eq!(binomial_sf(1.0, -1.0, 0.5), None);
+        assert_eq!(binomial_sf(1.0, 2.5, 0.5), None);
+    }
+
+    #[tokio::test]
+    async fn functions_run_in_sql_on_columns_scalars_and_nulls() {
+        let ctx = SessionContext::new();
+        register(&ctx);
+        let batches = ctx
+            .sql(
+                "SELECT normal_sf(z) AS a, binomial_sf(k, 6, 0.3) AS b, normal_sf(0) AS c, binomial_sf(NULL, 1, 0.5) AS d \
+                 FROM (VALUES (0.0, 6), (CAST(NULL AS DOUBLE), 1)) AS t(z, k)",
+            )
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let b = &batches[0];
+        let col = |i: usize| b.column(i).as_any().downcast_ref::<Float64Array>().unwrap().clone();
+        assert!(close(col(0).value(0), 0.5));
+        assert!(col(0).is_null(1));
+        assert!(close(col(1).value(0), 0.3f64.powi(6)));
+        assert!(close(col(1).value(1), 1.0 - 0.7f64.powi(6)));
+        assert!(close(col(2).value(0), 0.5) && close(col(2).value(1), 0.5));
+        assert!(col(3).is_null(0));
+    }
+}

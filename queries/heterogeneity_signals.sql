@@ -1,0 +1,152 @@
+-- name: heterogeneity_signals
+-- description: Doses that differ from what comparable evidence predicts, before explanations
+--   are applied (unexplained_heterogeneity is this view minus what `alara explain` covers).
+--   peer_outlier: per worker, quantity and calendar quarter, the legal dose divided by the
+--   workload of the quarter (dose-area product when every member of the peer group has one,
+--   else the number of procedures), compared on a log scale with the other workers of the same
+--   role and department in that quarter. Robust score: z = (log ratio - median) / (1.4826 * MAD),
+--   the MAD floored at 0.2 (a ±20 % spread) so that near-identical peers do not turn small
+--   differences into large scores; p_value = 2 * normal_sf(|z|); flagged under outlier_p_value
+--   when the worker attended at least outlier_min_procedures procedures and the group has at least
+--   peer_min_workers other members. Below-threshold results count as half their recording
+--   threshold here (a value censored in [0, threshold]), not 0. A low outlier is reported only
+--   when every result of the quarter was measured (runs of zeros belong to missing_badge).
+--   reference_msv is the dose at the peers' median rate for the worker's workload; score is z.
+--   passive_operational_mismatch: each passive Hp10 badge against the sum of the worker's
+--   operational Hp10 readings that entered during its wearing period (through the end of its last
+--   day; an entry belongs to the latest badge started before it; at least one entry needed).
+--   A below-threshold badge is read as anywhere in [0, recording threshold], a below-threshold
+--   operational reading likewise. Flagged when one side exceeds the other by more than
+--   mismatch_factor and by more than mismatch_min_msv beyond those bounds. score is
+--   log2(passive / operational) (positive: the badge saw more than the worker; e.g. left in the
+--   room), dose_msv the badge, reference_msv the operational sum.
+WITH quarter_dose AS (
+    SELECT worker_id, quantity, (end_month - end_month % 3) / 3 AS quarter,
+           MIN(period_start) AS period_start, MAX(period_end) AS period_end,
+           SUM(counted_msv) AS dose_msv,
+           SUM(CASE WHEN counted_msv < recording_threshold_msv THEN recording_threshold_msv / 2.0
+                    ELSE counted_msv END) AS censored_dose_msv,
+           bool_or(counted_msv < recording_threshold_msv) AS any_below
+    FROM legal_results
+    WHERE NOT is_missing
+    GROUP BY worker_id, quantity, (end_month - end_month % 3) / 3
+),
+quarter_workload AS (
+    SELECT worker_id, (month - month % 3) / 3 AS quarter, SUM(procedures) AS procedures,
+           SUM(dap_gycm2) AS dap_gycm2
+    FROM monthly_workload
+    GROUP BY worker_id, (month - month % 3) / 3
+),
+ratios AS (
+    SELECT d.*, w.role, w.department, q.procedures, q.dap_gycm2,
+           MIN(CASE WHEN q.dap_gycm2 > 0 THEN 1 ELSE 0 END) OVER (
+               PARTITION BY w.role, w.department, d.quantity, d.quarter) = 1 AS use_dap
+    FROM quarter_dose d
+    JOIN quarter_workload q ON q.worker_id = d.worker_id AND q.quarter = d.quarter
+    JOIN workers w ON w.worker_id = d.worker_id
+    CROSS JOIN detect_parameters p
+    WHERE q.procedures >= p.outlier_min_procedures
+),
+logs AS (
+    SELECT *,
+           CASE WHEN use_dap THEN dap_gycm2 ELSE CAST(procedures AS DOUBLE) END AS workload,
+           CASE WHEN use_dap THEN 'Gy.cm2 of dose-area product' ELSE 'procedures' END AS workload_unit,
+           ln(censored_dose_msv / CASE WHEN use_dap THEN dap_gycm2 ELSE CAST(procedures AS DOUBLE) END) AS log_ratio
+    FROM ratios
+),
+centred AS (
+    SELECT *,
+           median(log_ratio) OVER (PARTITION BY role, department, quantity, quarter) AS median_log_ratio,
+           COUNT(*) OVER (PARTITION BY role, department, quantity, quarter) AS members
+    FROM logs
+),
+scored AS (
+    SELECT *,
+           (log_ratio - median_log_ratio)
+           / greatest(1.4826 * median(abs(log_ratio - median_log_ratio)) OVER (
+                          PARTITION BY role, department, quantity, quarter), 0.2) AS z
+    FROM centred
+),
+peer_outlier AS (
+    SELECT s.worker_id, 'peer_outlier' AS signal, s.quantity, s.period_start, s.period_end, s.dose_msv,
+           exp(s.median_log_ratio) * s.workload AS reference_msv, s.z AS score,
+           least(1.0, 2.0 * normal_sf(abs(s.z))) AS p_value,
+           concat(s.quantity, ' ', CAST(round(s.dose_msv, 2) AS VARCHAR), ' mSv in ',
+                  CAST(CAST(s.quarter / 4 AS BIGINT) AS VARCHAR), '-Q', CAST(s.quarter % 4 + 1 AS VARCHAR), ' for ',
+                  CAST(round(s.workload, 1) AS VARCHAR), ' ', s.workload_unit, ' (', CAST(s.procedures AS VARCHAR),
+                  ' procedures): ', CAST(round(exp(s.log_ratio - s.median_log_ratio), 2) AS VARCHAR),
+                  ' times the median rate of ', CAST(s.members - 1 AS VARCHAR), ' peers (', s.role, ', ', s.department,
+                  '), who would have received ', CAST(round(exp(s.median_log_ratio) * s.workload, 2) AS VARCHAR),
+                  ' mSv; robust z ', CAST(round(s.z, 1) AS VARCHAR), ', p ',
+                  CAST(least(1.0, 2.0 * normal_sf(abs(s.z))) AS VARCHAR)) AS evidence
+    FROM scored s
+    CROSS JOIN detect_parameters p
+    WHERE s.members - 1 >= p.peer_min_workers
+      AND 2.0 * normal_sf(abs(s.z)) < p.outlier_p_value
+      AND (s.z > 0 OR NOT s.any_below)
+),
+badges AS (
+    SELECT worker_id, source, reading_id, dosimeter_id, status, period_start, period_end, counted_msv,
+           CASE WHEN status = 'below_threshold' THEN recording_threshold_msv ELSE counted_msv END AS upper_msv,
+           recording_threshold_msv
+    FROM legal_results
+    WHERE quantity = 'Hp10' AND NOT is_missing
+),
+entries AS (
+    SELECT worker_id, source, reading_id, period_start,
+           CASE WHEN status IN ('measured', 'estimated') THEN dose_msv ELSE 0.0 END AS dose_msv,
+           CASE WHEN status = 'below_threshold' THEN recording_threshold_msv
+                WHEN status IN ('measured', 'estimated') THEN dose_msv ELSE 0.0 END AS upper_msv
+    FROM readings
+    WHERE monitoring = 'operational' AND quantity = 'Hp10'
+      AND coalesce(position, '') NOT IN ('over_apron', 'collar')
+),
+assigned AS (
+    SELECT e.dose_msv AS entry_msv, e.upper_msv AS entry_upper_msv, b.*,
+           ROW_NUMBER() OVER (PARTITION BY e.source, e.reading_id ORDER BY b.period_start DESC) AS badge_rank
+    FROM entries e
+    JOIN badges b
+      ON b.worker_id = e.worker_id AND e.period_start >= b.period_start
+     AND e.period_start < b.period_end + INTERVAL '1 day'
+),
+compared AS (
+    SELECT worker_id, source, reading_id, dosimeter_id, status, period_start, period_end, counted_msv, upper_msv,
+           recording_threshold_msv, COUNT(*) AS entries, SUM(entry_msv) AS operational_msv,
+           SUM(entry_upper_msv) AS operational_upper_msv
+    FROM assigned
+    WHERE badge_rank = 1
+    GROUP BY worker_id, source, reading_id, dosimeter_id, status, period_start, period_end, counted_msv, upper_msv,
+             recording_threshold_msv
+),
+passive_operational_mismatch AS (
+    SELECT c.worker_id, 'passive_operational_mismatch' AS signal, 'Hp10' AS quantity, c.period_start, c.period_end,
+           c.counted_msv AS dose_msv, c.operational_msv AS reference_msv,
+           log2(greatest(CASE WHEN c.status = 'below_threshold' THEN c.recording_threshold_msv / 2.0
+                              ELSE c.counted_msv END, 0.001)
+                / greatest(c.operational_msv, 0.001)) AS score,
+           CAST(NULL AS DOUBLE) AS p_value,
+           concat('passive Hp10 badge ', c.dosimeter_id, ' (', c.source, ' ', c.reading_id, ') ',
+                  CASE WHEN c.status = 'below_threshold'
+                       THEN concat('below the ', CAST(c.recording_threshold_msv AS VARCHAR), ' mSv recording threshold')
+                       ELSE concat(CAST(c.counted_msv AS VARCHAR), ' mSv') END,
+                  ' for ', to_char(c.period_start, '%Y-%m-%d'), '..', to_char(c.period_end, '%Y-%m-%d'),
+                  ' against ', CAST(round(c.operational_msv, 3) AS VARCHAR), ' mSv summed over ',
+                  CAST(c.entries AS VARCHAR), ' operational entries: ',
+                  CASE WHEN c.counted_msv > c.operational_upper_msv
+                       THEN 'the badge recorded more than the worker (left in the room, exposed while not worn?)'
+                       ELSE 'the worker recorded more than the badge (badge not worn?)' END) AS evidence
+    FROM compared c
+    CROSS JOIN detect_parameters p
+    WHERE (c.counted_msv > p.mismatch_factor * c.operational_upper_msv
+           AND c.counted_msv - c.operational_upper_msv > p.mismatch_min_msv)
+       OR (c.operational_msv > p.mismatch_factor * c.upper_msv
+           AND c.operational_msv - c.upper_msv > p.mismatch_min_msv)
+),
+all_signals AS (
+    SELECT * FROM peer_outlier
+    UNION ALL SELECT * FROM passive_operational_mismatch
+)
+SELECT a.worker_id, a.signal, a.quantity, a.period_start, a.period_end, a.dose_msv, a.reference_msv, a.score,
+       a.p_value, w.department, w.role, a.evidence
+FROM all_signals a
+LEFT JOIN workers w ON w.worker_id = a.worker_id
