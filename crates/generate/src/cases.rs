@@ -195,8 +195,12 @@ impl CaseKind {
         use CaseKind::*;
         match self {
             LimitHp10Rolling => &["overexposure/investigation", "overexposure/projected"],
-            LimitHp3Caen => &["overexposure/projected"],
-            LimitHp007Pitie => &["overexposure/projected", "unexplained_heterogeneity/peer_outlier"],
+            LimitHp3Caen => {
+                &["overexposure/investigation", "overexposure/projected", "unexplained_heterogeneity/peer_outlier"]
+            }
+            LimitHp007Pitie => {
+                &["overexposure/investigation", "overexposure/projected", "unexplained_heterogeneity/peer_outlier"]
+            }
             EsrHp10 => &["overexposure/projected"],
             ProjectedHp3 => &["unexplained_heterogeneity/peer_outlier"],
             LimitHp10Apprentice => &["overexposure/investigation", "overexposure/projected"],
@@ -336,11 +340,16 @@ impl Placement {
             // Caen: "the number of radioguided procedures rose markedly", then all lens-exposing
             // work stopped once the exceedance was known.
             LimitHp3Caen if i < self.caen => 1.0,
-            LimitHp3Caen if i < self.caen + 12 => 1.2 + 1.1 * f64::from(i - self.caen) / 11.0,
+            // Procedures rise 2.5-fold with the lens dose, so the lens dose per procedure stays
+            // within 1.8× of the peers' (a workload story, not a peer outlier).
+            LimitHp3Caen if i < self.caen + 12 => {
+                let k = (i - self.caen) as usize;
+                1.0 + 1.5 * (CAEN_SERIES[k] - CAEN_SERIES[0]) / (CAEN_SERIES[11] - CAEN_SERIES[0])
+            }
             LimitHp3Caen => 0.0,
             ProjectedHp3 if i + 3 >= self.months => 1.6,
             PeerOutlierHp10 => 0.25,
-            ControlLensSteady => 1.3,
+            ControlLensSteady => 1.9,
             _ => 1.0,
         }
     }
@@ -401,7 +410,6 @@ impl Placement {
                 o.lens = Some(TYPO_VALUE);
                 o.typo = true;
             }
-            ControlLensSteady => o.lens = Some(uniform(r, 1.05, 1.15)),
             _ => {}
         }
         o

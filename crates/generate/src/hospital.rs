@@ -3,9 +3,13 @@
 //!
 //! Calibration (DOMAIN.md section 7): operators' under-apron Hp10 is about 1/20 of the
 //! over-apron ~46 µSv per procedure; interventional cardiologists land at 1.5–4 mSv/yr, lens at
-//! 0.3–1.2 mSv/month and rings at 2–8 mSv/month; nurses, radiographers and anaesthetists stay
-//! around or below the 0.05 mSv recording threshold; diagnostic radiology staff are almost
-//! always below it; nuclear medicine (gamma) staff get ~0.1–0.3 mSv/month. Staff dose per
+//! 0.3–1.2 mSv/month and rings at 2–8 mSv/month; nurses, radiographers, anaesthetists and
+//! theatre surgeons stay mostly below the 0.05 mSv recording threshold; diagnostic radiology
+//! staff are almost always below it; nuclear medicine (gamma) staff get ~0.1–0.3 mSv/month.
+//!
+//! Each peer group (role × department) is deliberately either clearly above the threshold or
+//! mostly below it, never straddling it: a group whose monthly median sits at the threshold
+//! would make ordinary workers look like "zero while peers exposed" by chance. Staff dose per
 //! procedure is proportional to the procedure's dose-area product (DAP), so dose per unit of
 //! workload is comparable across peers by construction and only injected cases break that.
 
@@ -245,19 +249,19 @@ pub(crate) fn coefficient_usv_per_gycm2(dept: Dept, role: Role, q: Quantity) -> 
         (InterventionalRadiology, Radiologist, Hp10) => 0.07,
         (InterventionalRadiology, Radiologist, Hp3) => 0.22,
         (InterventionalRadiology, Radiologist, Hp007) => 1.2,
-        (OrUrology, Surgeon, Hp10) => 0.25,
-        (OrOrthopaedics, Surgeon, Hp10) => 0.40,
+        (OrUrology, Surgeon, Hp10) => 0.10,
+        (OrOrthopaedics, Surgeon, Hp10) => 0.12,
         (OrOrthopaedics, Surgeon, Hp007) => 15.0,
-        (VascularSurgery, Surgeon, Hp10) => 0.08,
+        (VascularSurgery, Surgeon, Hp10) => 0.12,
         (VascularSurgery, Surgeon, Hp007) => 1.2,
-        (InterventionalCardiology | VascularSurgery, Nurse, Hp10) => 0.02,
-        (InterventionalRadiology, Nurse, Hp10) => 0.015,
-        (OrUrology | OrOrthopaedics, Nurse, Hp10) => 0.08,
-        (InterventionalCardiology | InterventionalRadiology | VascularSurgery, Radiographer, Hp10) => 0.008,
-        (OrUrology | OrOrthopaedics, Radiographer, Hp10) => 0.05,
-        (InterventionalCardiology | InterventionalRadiology | VascularSurgery, Anaesthetist, Hp10) => 0.01,
-        (OrUrology | OrOrthopaedics, Anaesthetist, Hp10) => 0.05,
-        (_, _, Hp10) if dept.fluoroscopy() => 0.01,
+        (InterventionalCardiology | VascularSurgery, Nurse, Hp10) => 0.006,
+        (InterventionalRadiology, Nurse, Hp10) => 0.005,
+        (OrUrology | OrOrthopaedics, Nurse, Hp10) => 0.04,
+        (InterventionalCardiology | InterventionalRadiology | VascularSurgery, Radiographer, Hp10) => 0.004,
+        (OrUrology | OrOrthopaedics, Radiographer, Hp10) => 0.02,
+        (InterventionalCardiology | InterventionalRadiology | VascularSurgery, Anaesthetist, Hp10) => 0.005,
+        (OrUrology | OrOrthopaedics, Anaesthetist, Hp10) => 0.02,
+        (_, _, Hp10) if dept.fluoroscopy() => 0.005,
         _ => 0.0,
     }
 }
@@ -267,18 +271,23 @@ pub(crate) fn coefficient_usv_per_gycm2(dept: Dept, role: Role, q: Quantity) -> 
 pub(crate) fn monthly_median_msv(dept: Dept, role: Role, q: Quantity) -> f64 {
     use Quantity::*;
     match (dept, role, q) {
-        (Dept::NuclearMedicine, Role::Radiographer, Hp10) => 0.15,
+        (Dept::NuclearMedicine, Role::Radiographer, Hp10) => 0.18,
         (Dept::NuclearMedicine, Role::Radiographer, Hp007) => 3.0,
-        (Dept::NuclearMedicine, Role::Nurse, Hp10) => 0.09,
-        (Dept::NuclearMedicine, _, Hp10) => 0.12,
+        (Dept::NuclearMedicine, Role::Nurse, Hp10) => 0.16,
+        (Dept::NuclearMedicine, _, Hp10) => 0.16,
         (Dept::Radiology, Role::Radiologist, Hp10) => 0.006,
         (Dept::Radiology, _, Hp10) => 0.015,
         _ => 0.0,
     }
 }
 
-/// Spread (sigma of the logarithm) of a non-fluoroscopy monthly dose.
-pub(crate) const MONTHLY_SIGMA: f64 = 0.5;
+/// Spread (sigma of the logarithm) of a non-fluoroscopy monthly dose. Nuclear-medicine work is
+/// steady (the same injections every week), so its spread is kept narrow: a wide one would give
+/// ordinary staff chance runs of below-threshold months while their peers read 0.2 mSv. In
+/// diagnostic radiology the rare result above threshold is the whole story, hence a wide one.
+pub(crate) fn monthly_sigma(dept: Dept) -> f64 {
+    if dept == Dept::NuclearMedicine { 0.35 } else { 0.6 }
+}
 
 /// Whether a worker of this role in this department wears the given dosimeter. Everyone wears
 /// the passive Hp10 badge; rings go to operators whose hands are near the beam and to nuclear
@@ -322,6 +331,21 @@ mod tests {
         assert!((0.1..0.3).contains(&hp10), "IC cardiologist Hp10 {hp10} mSv/month");
         assert!((0.2..1.5).contains(&lens), "IC cardiologist lens {lens} mSv/month");
         assert!((1.0..20.0).contains(&ring), "IC cardiologist ring {ring} mSv/month");
+        let nurse = coefficient_usv_per_gycm2(d, Role::Nurse, Quantity::Hp10) * mean_dap(d) * 45.0 / 1000.0;
+        assert!(nurse < 0.025, "IC nurse Hp10 {nurse} mSv/month: mostly below threshold");
+        for dept in [Dept::OrUrology, Dept::OrOrthopaedics] {
+            let s = coefficient_usv_per_gycm2(dept, Role::Surgeon, Quantity::Hp10)
+                * mean_dap(dept)
+                * dept.procedures_per_operator_month()
+                / 1000.0;
+            assert!(s < 0.025, "{dept:?} surgeon Hp10 {s} mSv/month");
+        }
+        let v = Dept::VascularSurgery;
+        let s = coefficient_usv_per_gycm2(v, Role::Surgeon, Quantity::Hp10)
+            * mean_dap(v)
+            * v.procedures_per_operator_month()
+            / 1000.0;
+        assert!(s > 0.12, "vascular surgeon Hp10 {s} mSv/month: clearly above threshold");
         assert!(monitored(d, Role::Cardiologist, Quantity::Hp3));
         assert!(!monitored(d, Role::Nurse, Quantity::Hp3));
         assert!(monitored(Dept::NuclearMedicine, Role::Radiographer, Quantity::Hp007));

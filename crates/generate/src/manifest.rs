@@ -179,7 +179,7 @@ pub(crate) fn case(kind: CaseKind, w: &WorkerPlan, t: &Track, cal: &Calendar, p:
             let after = if to < m { Track::sum(&t.lens, from + 1, to + 1) } else { 0.0 };
             format!(
                 "Caen-like: interventional radiologist whose fluoroscopy-guided workload rose markedly \
-                 (×1.2 → ×2.3 procedures). Lens Hp3 {} mSv/month from {} to {} = {sum:.2} mSv, slightly \
+                 (×1.0 → ×2.5 procedures; lens dose per procedure up to 1.8× the peers'). Lens Hp3 {} mSv/month from {} to {} = {sum:.2} mSv, slightly \
                  above 20 over 12 consecutive months; the windows ending one month earlier and later \
                  hold {before:.2} and {after:.2}. Lens-exposing work stopped afterwards (below threshold, \
                  no procedures).",
@@ -365,10 +365,15 @@ pub(crate) fn case(kind: CaseKind, w: &WorkerPlan, t: &Track, cal: &Calendar, p:
         ControlLensSteady => {
             let sum = Track::sum(&t.lens, from, to);
             dose = Some(sum);
+            let months: Vec<f64> = t.lens[from as usize..to as usize].iter().flatten().copied().collect();
+            let (lo, hi) =
+                (months.iter().copied().fold(f64::MAX, f64::min), months.iter().copied().fold(0.0, f64::max));
             format!(
-                "Interventional cardiologist with a high but flat lens dose, 1.05–1.15 mSv/month (12-month \
-                 sum {sum:.2}); the last-3-month rate × 12 stays under 20. Must not be flagged as \
-                 projected (nor at limit)."
+                "High-volume interventional cardiologist (1.9× the ordinary workload, ordinary lens dose per \
+                 procedure): lens {lo:.2}–{hi:.2} mSv/month, 12-month sum {sum:.2} over {}–{}, high but flat; \
+                 the last-3-month rate × 12 stays under 20. Must not be flagged as projected (nor at limit).",
+                ym(cal, from),
+                ym(cal, to - 1)
             )
         }
         ControlApprenticeLow => "Student radiographer (apprentice) in interventional radiology with ordinary, \

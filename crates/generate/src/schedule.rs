@@ -45,6 +45,12 @@ pub(crate) struct Schedules<'a> {
     cache: HashMap<(usize, u32), Rc<Vec<Proc>>>,
 }
 
+/// Minutes of a room's list in one day, from the first case (about 07:30 UTC): lists run into
+/// the evening when the month is busy.
+const DAY_CAPACITY_MIN: i64 = 11 * 60;
+/// Longest turnover between two cases (minutes, exclusive bound).
+const TURNOVER_MAX_MIN: i64 = 35;
+
 /// Cache entries kept before the cache is emptied (crews are streamed member after member, so
 /// a handful of crews' months is all that is ever reused).
 const CACHE_LIMIT: usize = 256;
@@ -97,16 +103,29 @@ impl<'a> Schedules<'a> {
             minutes: i64,
         }
         let mut drafts = Vec::new();
+        let mut booked = vec![0i64; days.len()];
         for (w, role, load) in &present {
             if *role != dept.operator() {
                 continue;
             }
             let n = poisson(&mut r, dept.procedures_per_operator_month() * load);
             for _ in 0..n {
-                let day = r.random_range(0..days.len());
                 let ptype = weighted_index(&mut r, types.iter().map(|t| t.weight)).unwrap_or(0);
                 let t = &types[ptype];
                 let minutes = lognormal(&mut r, t.duration_min, 0.3).clamp(10.0, 360.0).round() as i64;
+                // A random working day with room left in the list; when the month is that busy,
+                // the least loaded day. Lists therefore end in the evening, never past midnight.
+                let mut day = r.random_range(0..days.len());
+                for _ in 0..8 {
+                    if booked[day] + minutes + TURNOVER_MAX_MIN <= DAY_CAPACITY_MIN {
+                        break;
+                    }
+                    day = r.random_range(0..days.len());
+                }
+                if booked[day] + minutes + TURNOVER_MAX_MIN > DAY_CAPACITY_MIN {
+                    day = (0..days.len()).min_by_key(|d| booked[*d]).unwrap_or(day);
+                }
+                booked[day] += minutes + TURNOVER_MAX_MIN;
                 let dap = rng::round_to(lognormal(&mut r, t.dap_median, WORKLOAD_SIGMA).max(0.05), 2);
                 // Fluoroscopy runs for at most 80% of the procedure.
                 let fluoro_s =
@@ -136,7 +155,7 @@ impl<'a> Schedules<'a> {
             seq += 1;
             let start = clock;
             let end = start + Duration::minutes(d.minutes);
-            clock = end + Duration::minutes(r.random_range(15..35));
+            clock = end + Duration::minutes(r.random_range(15..TURNOVER_MAX_MIN));
             let mut team = vec![d.operator];
             let nurse = pick(&mut r, alara_model::Role::Nurse, None);
             team.extend(nurse);
@@ -177,7 +196,7 @@ mod tests {
         let mut b = Schedules::new(42, &cal, &p, &roster);
         let mut total = 0;
         for crew in 0..roster.crews.len() {
-            for i in [0, 9, 23] {
+            for i in 0..cal.len() {
                 let x = a.month(crew, i);
                 let y = b.month(crew, i);
                 assert_eq!(x.len(), y.len());
@@ -186,7 +205,10 @@ mod tests {
                     assert_eq!((&p.id, p.start, &p.team), (&q.id, q.start, &q.team));
                 }
                 for w in x.windows(2) {
-                    assert!(w[0].end <= w[1].start || w[0].start.date_naive() != w[1].start.date_naive());
+                    assert!(w[0].end <= w[1].start, "{} overlaps {}", w[0].id, w[1].id);
+                }
+                for p in x.iter() {
+                    assert_eq!(p.start.date_naive(), p.end.date_naive(), "{} crosses midnight", p.id);
                 }
                 let mut ids: Vec<&str> = x.iter().map(|p| p.id.as_str()).collect();
                 ids.dedup();

@@ -16,7 +16,7 @@ use rand::Rng;
 use crate::Error;
 use crate::calendar::{Calendar, compact, rfc3339};
 use crate::cases::{Override, Placement};
-use crate::hospital::{MONTHLY_SIGMA, Site, coefficient_usv_per_gycm2, monitored, monthly_median_msv};
+use crate::hospital::{Site, coefficient_usv_per_gycm2, monitored, monthly_median_msv, monthly_sigma};
 use crate::output::{CsvOut, ReadingLine, ReadingsOut};
 use crate::rng::{self, lognormal, round_to, tag};
 use crate::roster::{Roster, WorkerPlan};
@@ -212,8 +212,8 @@ impl<'a> Sim<'a> {
             let load = w.workload(self.seed, self.placement, self.cal, i);
             let median = |q| monthly_median_msv(dept, w.role, q);
             if load > 0.0 {
-                hp10 = lognormal(&mut r, median(Quantity::Hp10) * w.factor_hp10 * load, MONTHLY_SIGMA);
-                ring = lognormal(&mut r, median(Quantity::Hp007) * w.factor_hp007 * load, MONTHLY_SIGMA);
+                hp10 = lognormal(&mut r, median(Quantity::Hp10) * w.factor_hp10 * load, monthly_sigma(dept));
+                ring = lognormal(&mut r, median(Quantity::Hp007) * w.factor_hp007 * load, monthly_sigma(dept));
             }
         }
         if let Some(t) = ov.hp10 {
@@ -243,7 +243,8 @@ impl<'a> Sim<'a> {
                 k = if a > 0 && mine[a - 1].start.date_naive() == day { k + 1 } else { 1 };
                 let dose = round_to(c10[a..b].iter().sum::<f64>() * lognormal(&mut r, 1.0, 0.1), 3);
                 let entry = mine[a].start - Duration::minutes(r.random_range(2..7));
-                let exit = mine[b - 1].end + Duration::minutes(r.random_range(1..5));
+                let last_end = mine[a..b].iter().map(|p| p.end).max().unwrap_or(mine[a].end);
+                let exit = last_end + Duration::minutes(r.random_range(1..5));
                 let measured = dose >= OPERATIONAL_THRESHOLD;
                 let line = ReadingLine {
                     reading_id: format!("EPD-{}-{}-{k:02}", compact(day), w.id),

@@ -441,7 +441,7 @@ fn every_case_holds_on_the_written_data() {
 
     // Steady lens control: high but flat.
     let s = d.series(&d.case("control-lens-steady").worker_id, Monitoring::Lens);
-    assert!(max(windows(&s)) > 12.0 && sum(&s[n - 3..]) / 3.0 * 12.0 < 20.0);
+    assert!(max(windows(&s)) > 11.0 && sum(&s[n - 3..]) / 3.0 * 12.0 < 20.0, "{s:?}");
 }
 
 /// The background must be quiet: ordinary workers and controls stay below every level, so that
