@@ -23,6 +23,8 @@ pub struct Config {
     pub ingest: IngestConfig,
     /// Pseudonymisation.
     pub pseudonym: PseudonymConfig,
+    /// Kafka source (`alara ingest --kafka`).
+    pub kafka: alara_ingest::kafka::KafkaConfig,
 }
 
 /// Ingest settings.

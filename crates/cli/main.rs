@@ -30,6 +30,8 @@ enum Command {
     Sql(cmd::sql::Args),
     /// Record why a finding for a worker and period is explained.
     Explain(cmd::explain::Args),
+    /// Merge the lake's small files into large ones (safe while ingest runs).
+    Compact(cmd::compact::Args),
 }
 
 /// An error the user fixes by changing the command line or the configuration (exit code 2).
@@ -72,6 +74,7 @@ fn run(command: Command, config: &config::Config) -> anyhow::Result<ExitCode> {
         Command::Ingest(a) => cmd::ingest::run(a, config),
         Command::Sql(a) => cmd::sql::run(a, config),
         Command::Explain(a) => cmd::explain::run(a, config),
+        Command::Compact(a) => cmd::compact::run(a, config),
     }
 }
 

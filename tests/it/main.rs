@@ -7,3 +7,5 @@
 
 mod common;
 mod files;
+mod kafka;
+mod kafka_support;

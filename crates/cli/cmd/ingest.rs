@@ -35,13 +35,16 @@ pub struct Args {
     /// Exit once every assigned partition is caught up (Kafka) — files always end.
     #[arg(long)]
     pub until_idle: bool,
+    /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:9464) while consuming Kafka.
+    #[arg(long, value_name = "ADDR", requires = "kafka")]
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 /// Runs the command.
 pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
     let lake_dir = config.lake(args.lake.as_deref())?;
-    if args.kafka.is_some() {
-        return Err(UsageError("--kafka: streaming ingest is not available in this build".into()).into());
+    if let Some(brokers) = &args.kafka {
+        return super::ingest_kafka::run(&lake_dir, brokers, &args, config);
     }
     let files: Vec<(Kind, &Path)> = args
         .workers

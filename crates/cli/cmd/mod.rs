@@ -1,7 +1,9 @@
 //! One module per subcommand.
 
+pub mod compact;
 pub mod explain;
 pub mod ingest;
+pub mod ingest_kafka;
 pub mod sql;
 
 /// A tokio runtime for commands that need async (DataFusion, Kafka). Two workers: the target

@@ -7,6 +7,7 @@
 
 pub mod core;
 pub mod files;
+pub mod kafka;
 
 pub use crate::core::{Core, CoreConfig, Counts, FlushObserver};
 pub use files::ingest_file;

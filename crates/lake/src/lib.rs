@@ -10,11 +10,15 @@
 //! are expected and resolved at read time by identity, in the SQL views of `queries/`.
 #![deny(missing_docs)]
 
+pub mod commits;
+pub mod compact;
 mod sink;
 mod writer;
 
 use std::path::{Path, PathBuf};
 
+pub use commits::{COMMITS_DIR, Checkpoint, CommitMarker, Commits, NextOffset, OffsetRange};
+pub use compact::{CompactOptions, CompactReport, KAFKA_FLUSH_PREFIX};
 pub use sink::ParquetSink;
 pub use writer::{FileWriter, WriteOptions};
 

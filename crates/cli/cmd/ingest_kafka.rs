@@ -1,0 +1,130 @@
+//! `alara ingest --kafka`: the Kafka source of `alara-ingest` wired to the lake of `alara-lake`.
+//!
+//! The lake's commit markers are the source's offset log: positions come from the lake, and the
+//! Kafka commit follows them. Signals (SIGINT, SIGTERM) finish the batch in hand, commit and exit 0.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use alara_ingest::kafka::{self, BoxError, Metrics, OffsetLog, PartitionRange, StopReason, TopicPartition};
+use alara_ingest::{Core, CoreConfig};
+use alara_lake::{CommitMarker, KAFKA_FLUSH_PREFIX, Lake, OffsetRange, ParquetSink, WriteOptions};
+use alara_model::Validator;
+use anyhow::Context;
+
+use super::ingest::{Args, print_counts};
+use crate::UsageError;
+use crate::config::Config;
+
+/// Runs `alara ingest --kafka BROKERS`.
+pub fn run(lake_dir: &Path, brokers: &str, args: &Args, config: &Config) -> anyhow::Result<ExitCode> {
+    let settings = &config.kafka;
+    let brokers = if brokers.trim().is_empty() { settings.brokers.clone().unwrap_or_default() } else { brokers.into() };
+    if brokers.trim().is_empty() {
+        return Err(UsageError("--kafka: give the bootstrap servers, e.g. --kafka 127.0.0.1:9092".into()).into());
+    }
+    let group = args.group.clone().unwrap_or_else(|| settings.group.clone());
+    let client = settings.client_config(&brokers, &group, &|name| std::env::var(name).ok()).map_err(usage)?;
+
+    let lake = Lake::open(lake_dir).with_context(|| format!("opening lake {}", lake_dir.display()))?;
+    lake.sweep_temporaries(std::time::Duration::from_secs(3600))?;
+    let validator = Validator { pseudonymizer: config.pseudonymizer()? };
+    let sink = ParquetSink::new(lake.clone(), WriteOptions::default());
+    // The source flushes on its own bounds (size, latency) and marks each flush; the core must
+    // never flush by itself.
+    let core = Core::new(validator, sink, CoreConfig { max_buffered_rows: usize::MAX }, KAFKA_FLUSH_PREFIX);
+    let options = kafka::Options {
+        client,
+        topics: settings.topics.clone(),
+        group: group.clone(),
+        latency: settings.latency(),
+        max_batch_rows: settings.max_batch_rows,
+        until_idle: args.until_idle,
+        flush_prefix: KAFKA_FLUSH_PREFIX.into(),
+        progress: std::io::stderr().is_terminal(),
+    };
+    let log = Box::new(LakeOffsets { lake, group });
+    let metrics = Arc::new(Metrics::default());
+
+    let runtime = super::runtime()?;
+    let summary = runtime.block_on(async {
+        if let Some(addr) = args.metrics {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| UsageError(format!("--metrics {addr}: cannot listen: {e}")))?;
+            tokio::spawn(kafka::serve_metrics(listener, metrics.clone()));
+            tracing::info!(%addr, "serving metrics");
+        }
+        let shutdown = shutdown_signal()?;
+        kafka::run(options, core, log, metrics, shutdown).await.map_err(into_anyhow)
+    })?;
+    if summary.stop == StopReason::Shutdown {
+        eprintln!("alara: stopped on signal after committing what was received");
+    }
+    print_counts(lake_dir, &summary.counts);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on SIGINT or SIGTERM. The handlers are installed before this returns, so a signal
+/// arriving during start-up is not lost.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        tracing::info!("shutdown requested: finishing the batch in hand");
+    })
+}
+
+fn usage(e: kafka::Error) -> anyhow::Error {
+    UsageError(e.to_string()).into()
+}
+
+fn into_anyhow(e: kafka::Error) -> anyhow::Error {
+    match e {
+        e if e.is_usage() => usage(e),
+        // Keeps the ingest error itself in the chain (a missing pseudonymisation key exits 2).
+        kafka::Error::Core(e) => e.into(),
+        other => other.into(),
+    }
+}
+
+/// The lake's commit markers as the Kafka source's offset log.
+struct LakeOffsets {
+    lake: Lake,
+    group: String,
+}
+
+impl OffsetLog for LakeOffsets {
+    fn next_offsets(&self) -> Result<HashMap<TopicPartition, i64>, BoxError> {
+        let commits = self.lake.commits()?;
+        Ok(commits.next_offsets().into_iter().map(|((t, p), next)| (TopicPartition::new(t, p), next)).collect())
+    }
+
+    fn record(&mut self, flush: &str, ranges: &[PartitionRange], rows: u64) -> Result<(), BoxError> {
+        let marker = CommitMarker {
+            flush: flush.to_string(),
+            ranges: ranges
+                .iter()
+                .map(|r| OffsetRange {
+                    topic: r.tp.topic.clone(),
+                    partition: r.tp.partition,
+                    first: r.first,
+                    last: r.last,
+                })
+                .collect(),
+            rows,
+            committed_at: chrono::Utc::now(),
+            group: Some(self.group.clone()),
+        };
+        self.lake.record_commit(&marker)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,358 @@
+//! Streaming ingest against the project's real Kafka broker (scripts/kafka.sh): exact counts,
+//! consumer-group takeover, SIGKILL at random points, a broker restart, poison messages, shutdown
+//! on SIGTERM and compaction. Each test has its own topics, group and lake; they synchronise on
+//! what the lake (via `alara sql`), Kafka or the metrics endpoint show, never on sleeps.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::common::*;
+use crate::kafka_support::*;
+
+const LONG: Duration = Duration::from_secs(240);
+
+/// kcat (not our producer) writes readings, workers and procedures; `--until-idle` stops once they
+/// are all in the lake, with exact counts, and the group's Kafka offsets are the end of each
+/// partition. A second run finds nothing new: positions come from the lake.
+#[test]
+fn kcat_produced_records_land_with_exact_counts() {
+    let Some(b) = broker() else { return };
+    let _g = shared();
+    let dir = tempdir();
+    let lake = dir.path().join("lake");
+    let t = Topics::create(&b, "kcat", 3);
+    let cfg = config(dir.path(), &t, "latency_ms = 200");
+    let n = 3000;
+    let kcat = |topic: &str, lines: Vec<String>| {
+        // key|value per line: keys spread the messages over the partitions.
+        let text: String = lines.iter().enumerate().map(|(i, l)| format!("k{i}|{l}\n")).collect();
+        let f = write(dir.path(), &format!("{topic}.txt"), &text);
+        let out = std::process::Command::new("kcat")
+            .args(["-P", "-b", &b, "-t", topic, "-K", "|", "-l"])
+            .arg(&f)
+            .output()
+            .expect("kcat is installed by scripts/test-deps.sh");
+        assert!(out.status.success(), "kcat: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    kcat(&t.readings, (0..n).map(|i| reading("kcat", i)).collect());
+    kcat(&t.workers, (0..50).map(worker).collect());
+    kcat(&t.procedures, (0..100).map(procedure).collect());
+
+    let group = unique("g");
+    let out = ingest_until_idle(&b, &lake, &cfg, &group);
+    assert!(out.contains(&format!("{n} accepted")), "{out}");
+    assert_eq!(readings(&lake), n as i64);
+    assert_eq!(sql_count(&lake, "SELECT count(*) AS n FROM readings_all"), n as i64);
+    assert_eq!(sql_count(&lake, "SELECT count(*) AS n FROM workers"), 50);
+    assert_eq!(sql_count(&lake, "SELECT count(*) AS n FROM procedures"), 100);
+    assert_eq!(sql_count(&lake, "SELECT count(*) AS n FROM rejects"), 0);
+    let (committed, high) = committed_and_high(&b, &group, &t.readings);
+    assert_eq!(committed, high, "Kafka offsets of the group are the end of each partition");
+    assert_eq!(high.iter().sum::<i64>(), n as i64);
+    assert!(high.iter().all(|h| *h > 0), "keys spread the readings over every partition: {high:?}");
+
+    // Positions come from the lake: a new group (no Kafka commits at all) re-reads nothing.
+    ingest_until_idle(&b, &lake, &cfg, &unique("g"));
+    assert_eq!(sql_count(&lake, "SELECT count(*) AS n FROM readings_all"), n as i64);
+}
+
+/// Malformed messages interleaved with good ones on every partition: each good one lands, each
+/// bad one is a reject carrying its exact topic, partition and offset, and no partition stalls.
+#[test]
+fn poison_messages_become_rejects_and_partitions_move_on() {
+    let Some(b) = broker() else { return };
+    let _g = shared();
+    let dir = tempdir();
+    let lake = dir.path().join("lake");
+    let t = Topics::create(&b, "poison", 3);
+    let cfg = config(dir.path(), &t, "latency_ms = 200");
+    let mut msgs = Vec::new();
+    let mut bad = Vec::new();
+    for i in 0..600 {
+        let (payload, is_bad) = match i % 10 {
+            3 => (Some("{not json".to_string()), true),
+            5 => (Some(reading("poison", i).replace("\"Hp10\"", "\"Hp11\"")), true),
+            7 => (None, true),
+            8 => (Some(reading("poison", i).replace(SIRET, "12345678901234")), true),
+            _ => (Some(reading("poison", i)), false),
+        };
+        bad.push(is_bad);
+        msgs.push((format!("k{i}"), payload));
+    }
+    let positions = produce(&b, &t.readings, &msgs);
+    let good = bad.iter().filter(|b| !**b).count() as i64;
+    let mut expected: Vec<(i64, i64)> =
+        positions.iter().zip(&bad).filter(|(_, b)| **b).map(|((p, o), _)| (*p as i64, *o)).collect();
+    expected.sort();
+
+    ingest_until_idle(&b, &lake, &cfg, &unique("g"));
+    assert_eq!(readings(&lake), good);
+    let rows = sql_json(
+        &lake,
+        &format!(
+            "SELECT \"partition\" AS p, \"offset\" AS o, reason FROM rejects WHERE topic = '{}' ORDER BY 1, 2",
+            t.readings
+        ),
+    );
+    let got: Vec<(i64, i64)> = rows.iter().map(|r| (r["p"].as_i64().unwrap(), r["o"].as_i64().unwrap())).collect();
+    assert_eq!(got, expected, "one reject per bad message, at its partition and offset");
+    assert!(rows.iter().all(|r| !r["reason"].as_str().unwrap().is_empty()));
+}
+
+/// Two processes in one group share the partitions; one is SIGKILLed mid-stream; the other takes
+/// its partitions over (from the lake's positions) and the lake ends with every identity once.
+#[test]
+fn a_group_member_killed_mid_stream_is_replaced_by_the_other() {
+    let Some(b) = broker() else { return };
+    let _g = shared();
+    let dir = tempdir();
+    let lake = dir.path().join("lake");
+    let t = Topics::create(&b, "group", 6);
+    let cfg = config(dir.path(), &t, "latency_ms = 200\nmax_batch_rows = 1000");
+    let group = unique("g");
+    let first = 20_000;
+    produce_lines(&b, &t.readings, (0..first).map(|i| reading("group", i)));
+    let a = Ingest::start(&b, &lake, &cfg, &group, &[]);
+    let mut survivor = Ingest::start(&b, &lake, &cfg, &group, &[]);
+    wait_until(LONG, "some readings in the lake", || readings(&lake), |n| *n >= 2000);
+    a.kill9();
+    let total = 40_000;
+    produce_lines(&b, &t.readings, (first..total).map(|i| reading("group", i)));
+    wait_until(LONG, "every reading in the lake", || readings(&lake), |n| *n >= total as i64);
+    assert!(survivor.running(), "the survivor is still consuming:\n{}", survivor.output());
+    let (status, out) = survivor.terminate();
+    assert!(status.success(), "SIGTERM exits 0:\n{out}");
+    assert_eq!(readings(&lake), total as i64);
+    assert_eq!(
+        sql_count(
+            &lake,
+            "SELECT count(*) AS n FROM (SELECT source, reading_id FROM readings GROUP BY 1, 2 HAVING count(*) > 1)"
+        ),
+        0
+    );
+    assert_eq!(sql_count(&lake, "SELECT count(DISTINCT reading_id) AS n FROM readings_all"), total as i64);
+}
+
+/// 200k readings streamed while `alara ingest` is SIGKILLed at pseudo-random points and restarted:
+/// every query meanwhile succeeds (no partial Parquet is ever visible), and the final counts are
+/// exact.
+#[test]
+fn sigkill_at_random_points_during_a_200k_stream_loses_and_doubles_nothing() {
+    let Some(b) = broker() else { return };
+    let _g = shared();
+    let dir = tempdir();
+    let lake = dir.path().join("lake");
+    let t = Topics::create(&b, "sigkill", 3);
+    let cfg = config(dir.path(), &t, "latency_ms = 300\nmax_batch_rows = 5000");
+    let group = unique("g");
+    let total = 200_000usize;
+    let producer = {
+        let (b, topic) = (b.clone(), t.readings.clone());
+        std::thread::spawn(move || produce_lines(&b, &topic, (0..total).map(|i| reading("sigkill", i))))
+    };
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let checker = {
+        let (lake, stop) = (lake.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut queries = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if lake.join("readings").exists() {
+                    // Panics (failing the test) if any file the query lists is not whole.
+                    sql_count(&lake, "SELECT count(*) AS n FROM readings_all");
+                    queries += 1;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            queries
+        })
+    };
+    // A seed from the clock, printed so that a failing run can be replayed by hand.
+    let mut seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+    eprintln!("sigkill test seed {seed}");
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for round in 0..6 {
+        let i = Ingest::start(&b, &lake, &cfg, &group, &[]);
+        // Wait for this process to write something, then kill it at a pseudo-random moment of the
+        // stream: fault injection (the delay), after synchronising on the lake (the count).
+        let before = readings(&lake);
+        wait_until(LONG, "progress after a restart", || readings(&lake), |n| *n > before || *n == total as i64);
+        std::thread::sleep(Duration::from_millis(next() % 1500));
+        i.kill9();
+        eprintln!("round {round}: killed with {} readings in the lake (before: {before})", readings(&lake));
+    }
+    assert_eq!(producer.join().unwrap(), total);
+    ingest_until_idle(&b, &lake, &cfg, &group);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let queries = checker.join().expect("every query during the kills succeeded");
+    assert!(queries > 0);
+    assert_eq!(readings(&lake), total as i64);
+    assert_eq!(sql_count(&lake, "SELECT count(DISTINCT reading_id) AS n FROM readings_all"), total as i64);
+    assert_eq!(sql_count(&lake, "SELECT count(*) AS n FROM rejects"), 0);
+    assert!(check_every_file_is_whole(&lake) > 0);
+    let (committed, high) = committed_and_high(&b, &group, &t.readings);
+    assert_eq!(committed, high);
+}
+
+/// The broker is stopped and restarted while ingest runs: ingest waits, resumes and loses nothing.
+#[test]
+fn a_broker_restart_during_ingest_loses_nothing() {
+    let Some(b) = broker() else { return };
+    let _g = exclusive();
+    let dir = tempdir();
+    let lake = dir.path().join("lake");
+    let t = Topics::create(&b, "restart", 3);
+    let cfg = config(dir.path(), &t, "latency_ms = 200\nmax_batch_rows = 2000");
+    let group = unique("g");
+    produce_lines(&b, &t.readings, (0..10_000).map(|i| reading("restart", i)));
+    let mut ingest = Ingest::start(&b, &lake, &cfg, &group, &[]);
+    wait_until(LONG, "readings in the lake", || readings(&lake), |n| *n > 0);
+    let out = std::process::Command::new(script()).arg("restart").output().expect("scripts/kafka.sh restart");
+    assert!(out.status.success(), "restart: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(ingest.running(), "ingest survives the outage:\n{}", ingest.output());
+    produce_lines(&b, &t.readings, (10_000..20_000).map(|i| reading("restart", i)));
+    wait_until(LONG, "every reading in the lake", || readings(&lake), |n| *n >= 20_000);
+    let (status, out) = ingest.terminate();
+    assert!(status.success(), "{out}");
+    assert_eq!(readings(&lake), 20_000);
+}
+
+/// SIGTERM with a batch in hand (latency and size bounds far away): it is flushed and committed,
+/// and the process exits 0. The metrics endpoint shows the batch being received first.
+#[test]
+fn sigterm_flushes_the_batch_in_hand_commits_and_exits_zero() {
+    let Some(b) = broker() else { return };
+    let _g = shared();
+    let dir = tempdir();
+    let lake = dir.path().join("lake");
+    let t = Topics::create(&b, "sigterm", 3);
+    let cfg = config(dir.path(), &t, "latency_ms = 600000\nmax_batch_rows = 1000000");
+    let group = unique("g");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let ingest = Ingest::start(&b, &lake, &cfg, &group, &["--metrics", &addr]);
+    let n = 500;
+    produce_lines(&b, &t.readings, (0..n).map(|i| reading("sigterm", i)));
+    let series = "alara_ingest_received_total{kind=\"readings\"}";
+    wait_until(LONG, "the batch received (metrics)", || metric(&scrape(&addr), series), |v| *v == Some(n as f64));
+    let text = scrape(&addr);
+    assert_eq!(metric(&text, "alara_ingest_flushes_total"), Some(0.0), "nothing flushed yet:\n{text}");
+    assert!(text.contains("alara_ingest_consumer_lag{topic="), "{text}");
+    let (status, out) = ingest.terminate();
+    assert!(status.success(), "{out}");
+    assert_eq!(readings(&lake), n as i64);
+    let (committed, high) = committed_and_high(&b, &group, &t.readings);
+    assert_eq!(committed, high);
+}
+
+/// Streaming makes many small files; `alara compact` merges them and folds the commit markers, and
+/// every query answers the same before and after. Then compactions run while ingest keeps
+/// writing: nothing is lost or doubled, and positions survive the folding (nothing is re-read).
+#[test]
+fn compaction_keeps_every_answer_even_while_ingesting() {
+    let Some(b) = broker() else { return };
+    let _g = shared();
+    let dir = tempdir();
+    let lake = dir.path().join("lake");
+    let t = Topics::create(&b, "compact", 3);
+    let cfg = config(dir.path(), &t, "latency_ms = 100\nmax_batch_rows = 300");
+    let group = unique("g");
+    produce_lines(&b, &t.workers, (0..97).map(worker));
+    produce_lines(&b, &t.procedures, (0..200).map(procedure));
+    let mut msgs: Vec<(String, Option<String>)> =
+        (0..3000).map(|i| (format!("k{i}"), Some(reading("compact", i)))).collect();
+    msgs.extend((0..30).map(|i| (format!("bad{i}"), Some(format!("{{bad {i}")))));
+    produce(&b, &t.readings, &msgs);
+    ingest_until_idle(&b, &lake, &cfg, &group);
+
+    let queries = [
+        "SELECT count(*) AS n FROM readings",
+        "SELECT worker_id, round(sum(dose_msv), 6) AS d, count(*) AS n FROM readings GROUP BY 1 ORDER BY 1",
+        "SELECT reading_id, ingested_at, origin FROM readings ORDER BY 1",
+        "SELECT count(*) AS n FROM readings_all",
+        "SELECT origin, reason FROM rejects ORDER BY 1",
+        "SELECT * FROM workers ORDER BY worker_id",
+        "SELECT * FROM procedures ORDER BY procedure_id, worker_id",
+    ];
+    let answers = |lake: &Path| queries.iter().map(|q| sql_json(lake, q)).collect::<Vec<_>>();
+    let before = answers(&lake);
+    let files_before = lake_files(&lake);
+    let markers_before = std::fs::read_dir(lake.join("_commits")).unwrap().count();
+    let out = run_ok(alara().args(["compact", "--lake"]).arg(&lake).args(["--grace-secs", "0"]));
+    eprintln!("{}", stdout(&out));
+    assert!(lake_files(&lake) <= 6, "{files_before} files merged into {}", lake_files(&lake));
+    assert_eq!(answers(&lake), before, "same answers after compaction");
+    let markers = std::fs::read_dir(lake.join("_commits")).unwrap().count();
+    // A flush whose only file stays alone in its partition (e.g. all the workers) keeps its marker.
+    assert!(markers_before > 10 && markers <= 3, "{markers_before} markers folded into a checkpoint ({markers} left)");
+
+    // Compactions while ingest writes.
+    let ingest = Ingest::start(&b, &lake, &cfg, &group, &[]);
+    for round in 0..3 {
+        let from = 3000 + round * 1000;
+        produce_lines(&b, &t.readings, (from..from + 1000).map(|i| reading("compact", i)));
+        wait_until(LONG, "some of the new readings", || readings(&lake), |n| *n > from as i64);
+        run_ok(alara().args(["compact", "--lake"]).arg(&lake).args(["--grace-secs", "0"]));
+    }
+    wait_until(LONG, "every reading", || readings(&lake), |n| *n >= 6000);
+    let (status, out) = ingest.terminate();
+    assert!(status.success(), "{out}");
+    assert_eq!(readings(&lake), 6000);
+    assert_eq!(sql_count(&lake, "SELECT count(*) AS n FROM readings_all"), 6000);
+    assert_eq!(sql_count(&lake, "SELECT count(*) AS n FROM rejects"), 30);
+    let after = answers(&lake);
+    run_ok(alara().args(["compact", "--lake"]).arg(&lake).args(["--grace-secs", "0"]));
+    ingest_until_idle(&b, &lake, &cfg, &group);
+    ingest_until_idle(&b, &lake, &cfg, &unique("g"));
+    assert_eq!(answers(&lake), after, "positions survived the folding: nothing re-read");
+}
+
+fn lake_files(lake: &Path) -> usize {
+    let mut n = 0;
+    let mut stack = vec![lake.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "parquet") {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+/// Compaction without a broker: many small files from file ingest, same answers after merging.
+#[test]
+fn compaction_of_file_ingest_keeps_every_answer() {
+    let dir = tempdir();
+    let lake = dir.path().join("lake");
+    let lines: Vec<String> = (0..2000).map(|i| reading("files", i)).chain(["{oops".to_string()]).collect();
+    let f = write(dir.path(), "r.jsonl", &lines.join("\n"));
+    for _ in 0..2 {
+        run_ok(
+            alara()
+                .args(["ingest", "--lake"])
+                .arg(&lake)
+                .arg("--readings")
+                .arg(&f)
+                .env("ALARA_INGEST__MAX_BATCH_ROWS", "100"),
+        );
+    }
+    let q = [
+        "SELECT count(*) AS n FROM readings_all",
+        "SELECT worker_id, round(sum(dose_msv), 6) AS d FROM readings GROUP BY 1 ORDER BY 1",
+        "SELECT origin, reason FROM rejects ORDER BY 1",
+    ];
+    let before: Vec<_> = q.iter().map(|s| sql_json(&lake, s)).collect();
+    let n = lake_files(&lake);
+    run_ok(alara().args(["compact", "--lake"]).arg(&lake).args(["--grace-secs", "0"]));
+    assert!(lake_files(&lake) < n / 10, "{n} files before, {} after", lake_files(&lake));
+    let after: Vec<_> = q.iter().map(|s| sql_json(&lake, s)).collect();
+    assert_eq!(after, before);
+    assert_eq!(sql_count(&lake, "SELECT count(*) AS n FROM readings"), 2000);
+}
