@@ -25,6 +25,10 @@ pub struct Config {
     pub pseudonym: PseudonymConfig,
     /// Kafka source (`alara ingest --kafka`).
     pub kafka: alara_ingest::kafka::KafkaConfig,
+    /// Alert delivery and the operational alarm level.
+    pub alerts: alara_alert::AlertsConfig,
+    /// Where alerts go: `[[hooks]]` entries (webhook, command, kafka, log).
+    pub hooks: Vec<alara_alert::HookConfig>,
 }
 
 /// Ingest settings.
@@ -75,6 +79,8 @@ impl Config {
             UsageError(format!("configuration{}: {e}", file.map(|f| format!(" {}", f.display())).unwrap_or_default()))
         })?;
         config.limits.validate().map_err(|e| UsageError(format!("configuration [limits]: {e}")))?;
+        config.alerts.validate().map_err(|e| UsageError(format!("configuration [alerts]: {e}")))?;
+        alara_alert::hook_names(&config.hooks).map_err(|e| UsageError(format!("configuration [[hooks]]: {e}")))?;
         Ok(config)
     }
 

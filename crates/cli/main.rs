@@ -32,6 +32,8 @@ enum Command {
     Explain(cmd::explain::Args),
     /// Merge the lake's small files into large ones (safe while ingest runs).
     Compact(cmd::compact::Args),
+    /// List alerts (pending, delivered, failed, acknowledged), re-send failed ones, acknowledge.
+    Alerts(cmd::alerts::Args),
 }
 
 /// An error the user fixes by changing the command line or the configuration (exit code 2).
@@ -75,6 +77,7 @@ fn run(command: Command, config: &config::Config) -> anyhow::Result<ExitCode> {
         Command::Sql(a) => cmd::sql::run(a, config),
         Command::Explain(a) => cmd::explain::run(a, config),
         Command::Compact(a) => cmd::compact::run(a, config),
+        Command::Alerts(a) => cmd::alerts::run(a, config),
     }
 }
 

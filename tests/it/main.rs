@@ -5,6 +5,7 @@
 //! One test crate on purpose: each test binary links DataFusion (~hundreds of MB); one binary
 //! keeps build and link time down.
 
+mod alerts;
 mod common;
 mod files;
 mod kafka;

@@ -40,6 +40,15 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
     let p = input.join("procedures.csv");
     let r = input.join("readings.jsonl");
     let files: Vec<(Kind, &Path)> = vec![(Kind::Workers, &w), (Kind::Procedures, &p), (Kind::Readings, &r)];
+    // The streaming alert rules fire as the readings land, to a local log rather than to any
+    // hook of alara.toml: a demo never pages anyone.
+    let alert_log = args.dir.join("alerts.jsonl");
+    if alert_log.exists() {
+        std::fs::remove_file(&alert_log).with_context(|| format!("clearing {}", alert_log.display()))?;
+    }
+    let mut config = config.clone();
+    config.hooks = vec![alara_alert::HookConfig::log(&alert_log)];
+    let config = &config;
     let counts = super::ingest::ingest_files(&lake, &files, config)?;
     super::ingest::print_counts(&lake, &counts);
 
@@ -55,8 +64,13 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
         super::sql::run_statements(&session, summary, Format::Table, &mut std::io::stdout()).await;
         let rejects = "SELECT reason, COUNT(*) AS records FROM rejects GROUP BY reason ORDER BY records DESC, reason";
         super::sql::run_statements(&session, rejects, Format::Table, &mut std::io::stdout()).await;
+        let alerts = "SELECT level, quantity, COUNT(*) AS alerts, COUNT(DISTINCT worker_id) AS workers \
+                      FROM alerts GROUP BY level, quantity ORDER BY level, quantity";
+        super::sql::run_statements(&session, alerts, Format::Table, &mut std::io::stdout()).await;
         anyhow::Ok(())
     })?;
-    println!("\nexplore: alara sql --lake {}", lake.display());
+    println!("\nalerts as delivered (one JSON per line): {}", alert_log.display());
+    println!("alerts and their state: alara alerts --lake {}", lake.display());
+    println!("explore: alara sql --lake {}", lake.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -76,12 +76,15 @@ pub fn ingest_files(lake_dir: &Path, files: &[(Kind, &Path)], config: &Config) -
     let validator = Validator { pseudonymizer: config.pseudonymizer()? };
     let sink = ParquetSink::new(lake, WriteOptions::default());
     let prefix = format!("files-{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%6f"), std::process::id());
+    let alerts = super::alerts::start_engine(sink.lake(), config)?;
     let mut core = Core::new(validator, sink, CoreConfig { max_buffered_rows: config.ingest.max_batch_rows }, prefix);
+    core.observe(alerts.observer());
     for (kind, path) in files {
         ingest_file(&mut core, *kind, path).with_context(|| format!("ingesting {}", path.display()))?;
         tracing::info!(file = %path.display(), "file read");
     }
     core.flush(Vec::new()).context("writing the last batch to the lake")?;
+    super::alerts::finish_engine(alerts, config);
     Ok(core.counts())
 }
 

@@ -35,7 +35,10 @@ pub fn run(lake_dir: &Path, brokers: &str, args: &Args, config: &Config) -> anyh
     let sink = ParquetSink::new(lake.clone(), WriteOptions::default());
     // The source flushes on its own bounds (size, latency) and marks each flush; the core must
     // never flush by itself.
-    let core = Core::new(validator, sink, CoreConfig { max_buffered_rows: usize::MAX }, KAFKA_FLUSH_PREFIX);
+    let mut core = Core::new(validator, sink, CoreConfig { max_buffered_rows: usize::MAX }, KAFKA_FLUSH_PREFIX);
+    // Alert rules on every durable flush, before its offsets are recorded (issue 5).
+    let alerts = super::alerts::start_engine(&lake, config)?;
+    core.observe(alerts.observer());
     let options = kafka::Options {
         client,
         topics: settings.topics.clone(),
@@ -65,6 +68,7 @@ pub fn run(lake_dir: &Path, brokers: &str, args: &Args, config: &Config) -> anyh
         eprintln!("alara: stopped on signal after committing what was received");
     }
     print_counts(lake_dir, &summary.counts);
+    super::alerts::finish_engine(alerts, config);
     Ok(ExitCode::SUCCESS)
 }
 

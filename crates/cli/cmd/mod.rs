@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod alerts;
 pub mod compact;
 pub mod explain;
 pub mod ingest;

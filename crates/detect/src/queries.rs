@@ -67,6 +67,9 @@ pub const EMBEDDED: &[(&str, &str)] = embed![
     "unexplained_heterogeneity",
     "explained_findings",
     "findings",
+    // The alert outbox (issue 5): state per hook, then per alert.
+    "alert_status",
+    "alerts",
 ];
 
 /// The compiled-in queries.

@@ -123,8 +123,11 @@ pub fn explanations_schema() -> SchemaRef {
 }
 
 /// Schema of `alerts` files. The table is an append-only outbox of events: `raised` when a rule
-/// fires (written before any delivery), then `delivered`/`failed` per hook and `acknowledged`
-/// by a person. The current state of an alert is derived from its events.
+/// fires (with the alert JSON in `payload`, written before any delivery) together with one
+/// `queued` row per hook that owes it, then `delivered`/`failed` per hook, `acknowledged` by a
+/// person (`author`, `note`) and `withdrawn` when corrected results no longer support it (why in
+/// `note`). The alert's columns are repeated on every event. The current state of an alert is
+/// derived from its events (`queries/alert_status.sql`).
 pub fn alerts_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         s("alert_id", false),
@@ -141,7 +144,7 @@ pub fn alerts_schema() -> SchemaRef {
         ts("window_end", true),
         s("summary", true),
         s("payload", true),
-        s("by", true),
+        s("author", true),
         s("note", true),
         ts("event_at", false),
     ]))

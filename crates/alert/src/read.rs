@@ -1,0 +1,134 @@
+//! Reading lake tables back without a query engine: the start-up replay of `readings`, `workers`
+//! and the `alerts` outbox reads Parquet directly, column by column, so that the alert engine
+//! depends on neither DataFusion nor the SQL views (whose identity rules it re-applies itself).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use alara_lake::{Lake, Table};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type, TimestampMicrosecondType};
+use chrono::{DateTime, NaiveDate, Utc};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::{Error, Result};
+
+/// Calls `f` with every batch of every file of a table, files in path order, reading only
+/// `columns` (a column missing from an older file reads as nulls).
+pub fn for_each_batch(
+    lake: &Lake,
+    table: Table,
+    columns: &[&str],
+    mut f: impl FnMut(&Columns) -> Result<()>,
+) -> Result<()> {
+    for path in lake.files(table)? {
+        read_file(&path, columns, &mut f)?;
+    }
+    Ok(())
+}
+
+fn read_file(path: &Path, columns: &[&str], f: &mut impl FnMut(&Columns) -> Result<()>) -> Result<()> {
+    let err = |e: parquet::errors::ParquetError| Error::ReadLake { path: path.to_path_buf(), reason: e.to_string() };
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        // Compaction or a concurrent rewrite may remove a listed file: nothing to read.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::ReadLake { path: path.to_path_buf(), reason: e.to_string() }),
+    };
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(err)?;
+    let mask = ProjectionMask::columns(builder.parquet_schema(), columns.iter().copied());
+    let reader = builder.with_projection(mask).with_batch_size(8192).build().map_err(err)?;
+    for batch in reader {
+        let batch = batch.map_err(|e| Error::ReadLake { path: path.to_path_buf(), reason: e.to_string() })?;
+        f(&Columns { batch, path })?;
+    }
+    Ok(())
+}
+
+/// One batch, with typed access by column name.
+pub struct Columns<'a> {
+    batch: RecordBatch,
+    path: &'a Path,
+}
+
+/// A column read as text.
+pub struct Text(Option<ArrayRef>);
+
+impl Text {
+    /// The value at `i`, `None` when null or absent.
+    pub fn get(&self, i: usize) -> Option<&str> {
+        let a = self.0.as_ref()?;
+        if a.is_null(i) {
+            return None;
+        }
+        // `text()` casts every string column to Utf8, so this downcast holds.
+        Some(a.as_string::<i32>().value(i))
+    }
+}
+
+impl Columns<'_> {
+    /// Rows in the batch.
+    pub fn len(&self) -> usize {
+        self.batch.num_rows()
+    }
+
+    /// Whether the batch is empty.
+    pub fn is_empty(&self) -> bool {
+        self.batch.num_rows() == 0
+    }
+
+    fn col(&self, name: &str, want: &DataType) -> Result<Option<ArrayRef>> {
+        let Some(c) = self.batch.column_by_name(name) else { return Ok(None) };
+        if c.data_type() == want {
+            return Ok(Some(Arc::clone(c)));
+        }
+        arrow::compute::cast(c, want)
+            .map(Some)
+            .map_err(|e| Error::ReadLake { path: self.path.to_path_buf(), reason: format!("column {name}: {e}") })
+    }
+
+    /// A string column (Utf8, LargeUtf8 or Utf8View in the file).
+    pub fn text(&self, name: &str) -> Result<Text> {
+        Ok(Text(self.col(name, &DataType::Utf8)?))
+    }
+
+    /// A float column.
+    pub fn f64(&self, name: &str) -> Result<impl Fn(usize) -> Option<f64>> {
+        let c = self.col(name, &DataType::Float64)?;
+        Ok(move |i| c.as_ref().filter(|a| !a.is_null(i)).map(|a| a.as_primitive::<Float64Type>().value(i)))
+    }
+
+    /// An integer column.
+    pub fn i64(&self, name: &str) -> Result<impl Fn(usize) -> Option<i64>> {
+        let c = self.col(name, &DataType::Int64)?;
+        Ok(move |i| c.as_ref().filter(|a| !a.is_null(i)).map(|a| a.as_primitive::<Int64Type>().value(i)))
+    }
+
+    /// A boolean column.
+    pub fn bool(&self, name: &str) -> Result<impl Fn(usize) -> Option<bool>> {
+        let c = self.col(name, &DataType::Boolean)?;
+        Ok(move |i| c.as_ref().filter(|a| !a.is_null(i)).map(|a| a.as_boolean().value(i)))
+    }
+
+    /// A timestamp column (any unit or zone, read as UTC).
+    pub fn ts(&self, name: &str) -> Result<impl Fn(usize) -> Option<DateTime<Utc>>> {
+        let c = self.col(name, &DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, None))?;
+        Ok(move |i| {
+            c.as_ref()
+                .filter(|a| !a.is_null(i))
+                .and_then(|a| DateTime::from_timestamp_micros(a.as_primitive::<TimestampMicrosecondType>().value(i)))
+        })
+    }
+
+    /// A date column.
+    pub fn date(&self, name: &str) -> Result<impl Fn(usize) -> Option<NaiveDate>> {
+        let c = self.col(name, &DataType::Date32)?;
+        Ok(move |i| {
+            c.as_ref().filter(|a| !a.is_null(i)).and_then(|a| {
+                let days = a.as_primitive::<Date32Type>().value(i);
+                NaiveDate::from_ymd_opt(1970, 1, 1)?.checked_add_signed(chrono::Duration::days(days.into()))
+            })
+        })
+    }
+}
