@@ -174,6 +174,14 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// Whether the request itself is at fault (too few workers or months, a bad end date): the
+    /// CLI exits with 2 ("bad usage") for these and with 1 for I/O failures.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, Error::TooFewWorkers { .. } | Error::TooFewMonths { .. } | Error::BadEnd { .. })
+    }
+}
+
 /// A `Result` with this crate's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
 

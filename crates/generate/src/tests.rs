@@ -503,6 +503,7 @@ fn too_small_requests_say_what_is_needed() {
     let dir = TempDir::new("small");
     let e = generate(&dir.0, &GenerateOptions { workers: min_workers() - 1, ..Default::default() }).unwrap_err();
     assert!(matches!(e, Error::TooFewWorkers { needed, .. } if needed == min_workers()));
+    assert!(e.is_usage());
     assert!(e.to_string().contains(&format!("at least {}", min_workers())), "{e}");
     let e = generate(&dir.0, &GenerateOptions { months: 12, ..Default::default() }).unwrap_err();
     assert!(e.to_string().contains("at least 18 months"), "{e}");
