@@ -5,27 +5,40 @@
 --   workload of the quarter (dose-area product when every member of the peer group has one,
 --   else the number of procedures), compared on a log scale with the other workers of the same
 --   role and department in that quarter. Robust score: z = (log ratio - median) / (1.4826 * MAD),
---   the MAD floored at 0.2 (a ±20 % spread) so that near-identical peers do not turn small
---   differences into large scores; p_value = 2 * normal_sf(|z|); flagged under outlier_p_value
+--   the scale floored at outlier_min_spread (0.25: the spread of personal habits and procedure mix
+--   between ordinary peers, about ±28 %) so that a small or near-identical group does not turn ordinary differences
+--   into large scores; p_value = 2 * normal_sf(|z|); flagged under outlier_p_value
 --   when the worker attended at least outlier_min_procedures procedures and the group has at least
---   peer_min_workers other members. Below-threshold results count as half their recording
---   threshold here (a value censored in [0, threshold]), not 0. A low outlier is reported only
---   when every result of the quarter was measured (runs of zeros belong to missing_badge).
+--   peer_min_workers other members. Below-threshold results are values censored in
+--   [0, threshold]: half the threshold for the peers' median and spread, and the score of a
+--   worker is taken at the end of that interval nearest the median (a high outlier must be one
+--   with its below-threshold results at 0), so censoring alone never makes an outlier. A low
+--   outlier is reported only when every result of the quarter was measured (runs of zeros
+--   belong to missing_badge).
 --   reference_msv is the dose at the peers' median rate for the worker's workload; score is z.
+--   The department is the one the quarter's results were issued in (it follows a worker who
+--   moved), the role the worker's current one.
 --   passive_operational_mismatch: each passive Hp10 badge against the sum of the worker's
 --   operational Hp10 readings that entered during its wearing period (through the end of its last
---   day; an entry belongs to the latest badge started before it; at least one entry needed).
---   A below-threshold badge is read as anywhere in [0, recording threshold], a below-threshold
---   operational reading likewise. Flagged when one side exceeds the other by more than
---   mismatch_factor and by more than mismatch_min_msv beyond those bounds. score is
---   log2(passive / operational) (positive: the badge saw more than the worker; e.g. left in the
---   room), dose_msv the badge, reference_msv the operational sum.
+--   day; an entry belongs to the latest badge started before it; at least one entry needed),
+--   scaled by the department's usual badge/operational ratio for that operational position (so an
+--   operational dosimeter worn over the apron is compared fairly; 1 when there is too little
+--   data). A below-threshold badge is read as anywhere in [0, recording threshold], a
+--   below-threshold operational reading likewise. Flagged when one side exceeds the other by more
+--   than mismatch_factor and by more than mismatch_min_msv beyond those bounds. score is
+--   log2(passive / expected) (positive: the badge saw more than the worker, e.g. left in the
+--   room), dose_msv the badge, reference_msv the expected badge dose from the operational sum.
+-- Labels of UNION ALL branches are written concat('label', substr(worker_id, 1, 0)) instead of a
+-- bare literal: DataFusion 55 treats a per-branch literal as a constant of the whole union and then
+-- rejects an ORDER BY on that column (SanityCheckPlan, apache/datafusion#17372).
 WITH quarter_dose AS (
-    SELECT worker_id, quantity, (end_month - end_month % 3) / 3 AS quarter,
+    SELECT worker_id, quantity, (end_month - end_month % 3) / 3 AS quarter, MAX(department) AS department,
            MIN(period_start) AS period_start, MAX(period_end) AS period_end,
            SUM(counted_msv) AS dose_msv,
            SUM(CASE WHEN counted_msv < recording_threshold_msv THEN recording_threshold_msv / 2.0
                     ELSE counted_msv END) AS censored_dose_msv,
+           SUM(CASE WHEN counted_msv < recording_threshold_msv THEN recording_threshold_msv
+                    ELSE counted_msv END) AS upper_dose_msv,
            bool_or(counted_msv < recording_threshold_msv) AS any_below
     FROM legal_results
     WHERE NOT is_missing
@@ -38,9 +51,9 @@ quarter_workload AS (
     GROUP BY worker_id, (month - month % 3) / 3
 ),
 ratios AS (
-    SELECT d.*, w.role, w.department, q.procedures, q.dap_gycm2,
+    SELECT d.*, w.role, q.procedures, q.dap_gycm2,
            MIN(CASE WHEN q.dap_gycm2 > 0 THEN 1 ELSE 0 END) OVER (
-               PARTITION BY w.role, w.department, d.quantity, d.quarter) = 1 AS use_dap
+               PARTITION BY w.role, d.department, d.quantity, d.quarter) = 1 AS use_dap
     FROM quarter_dose d
     JOIN quarter_workload q ON q.worker_id = d.worker_id AND q.quarter = d.quarter
     JOIN workers w ON w.worker_id = d.worker_id
@@ -50,25 +63,42 @@ ratios AS (
 logs AS (
     SELECT *,
            CASE WHEN use_dap THEN dap_gycm2 ELSE CAST(procedures AS DOUBLE) END AS workload,
-           CASE WHEN use_dap THEN 'Gy.cm2 of dose-area product' ELSE 'procedures' END AS workload_unit,
-           ln(censored_dose_msv / CASE WHEN use_dap THEN dap_gycm2 ELSE CAST(procedures AS DOUBLE) END) AS log_ratio
+           CASE WHEN use_dap THEN 'Gy.cm2 of dose-area product' ELSE 'procedures' END AS workload_unit
     FROM ratios
+),
+log_ratios AS (
+    SELECT *,
+           ln(censored_dose_msv / workload) AS log_ratio,
+           -- The bounds of the censored dose: below-threshold results at 0 and at the threshold.
+           CASE WHEN dose_msv > 0 THEN ln(dose_msv / workload) END AS low_log_ratio,
+           ln(upper_dose_msv / workload) AS high_log_ratio
+    FROM logs
 ),
 centred AS (
     SELECT *,
            median(log_ratio) OVER (PARTITION BY role, department, quantity, quarter) AS median_log_ratio,
            COUNT(*) OVER (PARTITION BY role, department, quantity, quarter) AS members
-    FROM logs
+    FROM log_ratios
+),
+spread AS (
+    SELECT c.*,
+           greatest(1.4826 * median(abs(c.log_ratio - c.median_log_ratio)) OVER (
+                        PARTITION BY c.role, c.department, c.quantity, c.quarter), p.outlier_min_spread) AS scale
+    FROM centred c
+    CROSS JOIN detect_parameters p
 ),
 scored AS (
+    -- A high outlier must be one even with its below-threshold results at 0, a low one even
+    -- with them at the threshold: censoring alone never makes an outlier.
     SELECT *,
-           (log_ratio - median_log_ratio)
-           / greatest(1.4826 * median(abs(log_ratio - median_log_ratio)) OVER (
-                          PARTITION BY role, department, quantity, quarter), 0.2) AS z
-    FROM centred
+           CASE WHEN (low_log_ratio - median_log_ratio) / scale > 0 THEN (low_log_ratio - median_log_ratio) / scale
+                WHEN (high_log_ratio - median_log_ratio) / scale < 0 THEN (high_log_ratio - median_log_ratio) / scale
+                ELSE 0.0
+           END AS z
+    FROM spread
 ),
 peer_outlier AS (
-    SELECT s.worker_id, 'peer_outlier' AS signal, s.quantity, s.period_start, s.period_end, s.dose_msv,
+    SELECT s.worker_id, concat('peer_outlier', substr(s.worker_id, 1, 0)) AS signal, s.quantity, s.period_start, s.period_end, s.dose_msv,
            exp(s.median_log_ratio) * s.workload AS reference_msv, s.z AS score,
            least(1.0, 2.0 * normal_sf(abs(s.z))) AS p_value,
            concat(s.quantity, ' ', CAST(round(s.dose_msv, 2) AS VARCHAR), ' mSv in ',
@@ -86,23 +116,22 @@ peer_outlier AS (
       AND (s.z > 0 OR NOT s.any_below)
 ),
 badges AS (
-    SELECT worker_id, source, reading_id, dosimeter_id, status, period_start, period_end, counted_msv,
+    SELECT worker_id, department, source, reading_id, dosimeter_id, status, period_start, period_end, counted_msv,
            CASE WHEN status = 'below_threshold' THEN recording_threshold_msv ELSE counted_msv END AS upper_msv,
            recording_threshold_msv
     FROM legal_results
     WHERE quantity = 'Hp10' AND NOT is_missing
 ),
 entries AS (
-    SELECT worker_id, source, reading_id, period_start,
+    SELECT worker_id, source, reading_id, period_start, coalesce(position, 'unspecified') AS position,
            CASE WHEN status IN ('measured', 'estimated') THEN dose_msv ELSE 0.0 END AS dose_msv,
            CASE WHEN status = 'below_threshold' THEN recording_threshold_msv
                 WHEN status IN ('measured', 'estimated') THEN dose_msv ELSE 0.0 END AS upper_msv
     FROM readings
     WHERE monitoring = 'operational' AND quantity = 'Hp10'
-      AND coalesce(position, '') NOT IN ('over_apron', 'collar')
 ),
 assigned AS (
-    SELECT e.dose_msv AS entry_msv, e.upper_msv AS entry_upper_msv, b.*,
+    SELECT e.dose_msv AS entry_msv, e.upper_msv AS entry_upper_msv, e.position AS entry_position, b.*,
            ROW_NUMBER() OVER (PARTITION BY e.source, e.reading_id ORDER BY b.period_start DESC) AS badge_rank
     FROM entries e
     JOIN badges b
@@ -110,20 +139,38 @@ assigned AS (
      AND e.period_start < b.period_end + INTERVAL '1 day'
 ),
 compared AS (
-    SELECT worker_id, source, reading_id, dosimeter_id, status, period_start, period_end, counted_msv, upper_msv,
-           recording_threshold_msv, COUNT(*) AS entries, SUM(entry_msv) AS operational_msv,
-           SUM(entry_upper_msv) AS operational_upper_msv
+    SELECT worker_id, department, source, reading_id, dosimeter_id, status, period_start, period_end, counted_msv,
+           upper_msv, recording_threshold_msv, MAX(entry_position) AS operational_position, COUNT(*) AS entries,
+           SUM(entry_msv) AS operational_msv, SUM(entry_upper_msv) AS operational_upper_msv
     FROM assigned
     WHERE badge_rank = 1
-    GROUP BY worker_id, source, reading_id, dosimeter_id, status, period_start, period_end, counted_msv, upper_msv,
-             recording_threshold_msv
+    GROUP BY worker_id, department, source, reading_id, dosimeter_id, status, period_start, period_end, counted_msv,
+             upper_msv, recording_threshold_msv
+),
+calibrated AS (
+    -- The usual ratio of badge to operational sum in the department for that operational
+    -- position (median over badges where both measured something; 1 when fewer than 5 such
+    -- badges): an operational dosimeter worn over the apron reads many times the badge under
+    -- it, and only a departure from the usual ratio says something about one badge.
+    SELECT c.*,
+           CASE WHEN COUNT(CASE WHEN c.status = 'measured' AND c.operational_msv > 0 THEN 1 END) OVER w >= 5
+                THEN exp(median(CASE WHEN c.status = 'measured' AND c.operational_msv > 0
+                                     THEN ln(c.counted_msv / c.operational_msv) END) OVER w)
+                ELSE 1.0
+           END AS usual_ratio
+    FROM compared c
+    WINDOW w AS (PARTITION BY c.department, c.operational_position)
+),
+expected AS (
+    SELECT *, operational_msv * usual_ratio AS expected_msv, operational_upper_msv * usual_ratio AS expected_upper_msv
+    FROM calibrated
 ),
 passive_operational_mismatch AS (
-    SELECT c.worker_id, 'passive_operational_mismatch' AS signal, 'Hp10' AS quantity, c.period_start, c.period_end,
-           c.counted_msv AS dose_msv, c.operational_msv AS reference_msv,
+    SELECT c.worker_id, concat('passive_operational_mismatch', substr(c.worker_id, 1, 0)) AS signal, 'Hp10' AS quantity, c.period_start, c.period_end,
+           c.counted_msv AS dose_msv, c.expected_msv AS reference_msv,
            log2(greatest(CASE WHEN c.status = 'below_threshold' THEN c.recording_threshold_msv / 2.0
                               ELSE c.counted_msv END, 0.001)
-                / greatest(c.operational_msv, 0.001)) AS score,
+                / greatest(c.expected_msv, 0.001)) AS score,
            CAST(NULL AS DOUBLE) AS p_value,
            concat('passive Hp10 badge ', c.dosimeter_id, ' (', c.source, ' ', c.reading_id, ') ',
                   CASE WHEN c.status = 'below_threshold'
@@ -131,16 +178,21 @@ passive_operational_mismatch AS (
                        ELSE concat(CAST(c.counted_msv AS VARCHAR), ' mSv') END,
                   ' for ', to_char(c.period_start, '%Y-%m-%d'), '..', to_char(c.period_end, '%Y-%m-%d'),
                   ' against ', CAST(round(c.operational_msv, 3) AS VARCHAR), ' mSv summed over ',
-                  CAST(c.entries AS VARCHAR), ' operational entries: ',
-                  CASE WHEN c.counted_msv > c.operational_upper_msv
+                  CAST(c.entries AS VARCHAR), ' operational entries',
+                  CASE WHEN abs(ln(c.usual_ratio)) > 0.1
+                       THEN concat(' (', CAST(round(c.expected_msv, 3) AS VARCHAR), ' mSv at the usual badge/operational ratio ',
+                                   CAST(round(c.usual_ratio, 3) AS VARCHAR), ' of ', c.department, ')')
+                       ELSE '' END,
+                  ': ',
+                  CASE WHEN c.counted_msv > c.expected_upper_msv
                        THEN 'the badge recorded more than the worker (left in the room, exposed while not worn?)'
                        ELSE 'the worker recorded more than the badge (badge not worn?)' END) AS evidence
-    FROM compared c
+    FROM expected c
     CROSS JOIN detect_parameters p
-    WHERE (c.counted_msv > p.mismatch_factor * c.operational_upper_msv
-           AND c.counted_msv - c.operational_upper_msv > p.mismatch_min_msv)
-       OR (c.operational_msv > p.mismatch_factor * c.upper_msv
-           AND c.operational_msv - c.upper_msv > p.mismatch_min_msv)
+    WHERE (c.counted_msv > p.mismatch_factor * c.expected_upper_msv
+           AND c.counted_msv - c.expected_upper_msv > p.mismatch_min_msv)
+       OR (c.expected_msv > p.mismatch_factor * c.upper_msv
+           AND c.expected_msv - c.upper_msv > p.mismatch_min_msv)
 ),
 all_signals AS (
     SELECT * FROM peer_outlier

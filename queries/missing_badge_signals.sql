@@ -6,12 +6,15 @@
 --   not_returned, damaged or with no_result, and that no dose for the same month replaced; one
 --   row per wearing period.
 --   zero_while_peers_exposed: a run of at least zero_run_min_results consecutive passive Hp10
---   results below the recording threshold, scored as the probability of such a run under the
---   peers' distribution: peers are the other workers with the same role and department
---   (at least peer_min_workers of them with badges in the same months), p is the share of
---   their badges of those months that were below threshold (with half a badge added on each side
---   so that a group with no zero gives a small but non-zero p), and the score binomial_sf(k, k, p)
---   = p^k is the chance of k below-threshold badges in a row; flagged under zero_run_p_value,
+--   results below the recording threshold while the peers were exposed, scored as the
+--   probability of such a run under the peers' distribution. Peers are the other workers with
+--   the same role whose badges of the run's months were issued in the same department (at least
+--   peer_min_workers of them); exposed means their median badge of those months reached the recording threshold;
+--   p is the typical peer's share of below-threshold badges over those months (the median over
+--   peers, each share with half a badge added on each side so that none gives a small but
+--   non-zero p: a pooled share would let one heavily exposed peer make a whole group of
+--   near-zero colleagues look exposed), and the score binomial_sf(k, k, p) = p^k is the chance
+--   of k below-threshold badges in a row; flagged under zero_run_p_value,
 --   unless the worker attended no procedure in those months while the peers did (away, not
 --   unbadged; this test applies only where the dose-archiving system records procedures).
 --   procedure_without_dosimeter: days on which the worker attended a fluoroscopy procedure
@@ -19,6 +22,9 @@
 --   day (an entry starting or ending that day, UTC); one row per worker and month. Only in
 --   departments that use operational dosimeters at all (at least one operational reading).
 --   evidence says what a person can check: which periods, dosimeters, procedures, peer median.
+-- Labels of UNION ALL branches are written concat('label', substr(worker_id, 1, 0)) instead of a
+-- bare literal: DataFusion 55 treats a per-branch literal as a constant of the whole union and then
+-- rejects an ORDER BY on that column (SanityCheckPlan, apache/datafusion#17372).
 WITH missing AS (
     SELECT worker_id, period_start, period_end,
            string_agg(DISTINCT quantity, ', ') AS quantities,
@@ -30,7 +36,7 @@ WITH missing AS (
     GROUP BY worker_id, period_start, period_end
 ),
 not_returned AS (
-    SELECT worker_id, 'not_returned' AS signal, quantities AS quantity, period_start, period_end,
+    SELECT worker_id, concat('not_returned', substr(worker_id, 1, 0)) AS signal, quantities AS quantity, period_start, period_end,
            evidence_count, CAST(NULL AS DOUBLE) AS value_msv, CAST(NULL AS DOUBLE) AS reference_msv,
            CAST(NULL AS DOUBLE) AS p_value,
            concat('no dose for ', to_char(period_start, '%Y-%m-%d'), '..', to_char(period_end, '%Y-%m-%d'), ': ',
@@ -38,7 +44,7 @@ not_returned AS (
     FROM missing
 ),
 hp10 AS (
-    SELECT worker_id, period_start, period_end, end_month, counted_msv,
+    SELECT worker_id, department, period_start, period_end, end_month, counted_msv, recording_threshold_msv,
            counted_msv < recording_threshold_msv AS below
     FROM legal_results
     WHERE quantity = 'Hp10' AND NOT is_missing
@@ -50,25 +56,41 @@ islands AS (
     FROM hp10
 ),
 runs AS (
-    SELECT worker_id, island, COUNT(*) AS run_length, MIN(period_start) AS period_start,
+    -- department: where the badges of the run were issued (the department of the readings, which
+    -- follows a worker who moved, unlike the current reference data).
+    SELECT worker_id, MAX(department) AS department, island, COUNT(*) AS run_length, SUM(counted_msv) AS run_dose_msv, MIN(period_start) AS period_start,
            MAX(period_end) AS period_end, MIN(end_month) AS first_month, MAX(end_month) AS last_month
     FROM islands
     WHERE below
     GROUP BY worker_id, island
 ),
-scored_runs AS (
-    SELECT r.worker_id, r.run_length, r.period_start, r.period_end, w.role, w.department,
-           COUNT(DISTINCT ph.worker_id) AS peers,
-           COUNT(*) AS peer_badges,
-           SUM(CASE WHEN ph.below THEN 1 ELSE 0 END) AS peer_below,
-           median(ph.counted_msv) AS peer_median_msv
+peer_badges AS (
+    -- The badges of the other workers with the same role and department in the run's months, each
+    -- with its peer's share of below-threshold badges over those months (half a badge added on
+    -- each side, so that a peer with none gives a small but non-zero share).
+    SELECT r.worker_id, r.run_length, r.run_dose_msv, r.period_start, r.period_end, w.role, r.department,
+           ph.worker_id AS peer_id, ph.counted_msv, ph.below, ph.recording_threshold_msv,
+           (SUM(CASE WHEN ph.below THEN 1 ELSE 0 END) OVER (PARTITION BY r.worker_id, r.period_start, ph.worker_id) + 0.5)
+           / (COUNT(*) OVER (PARTITION BY r.worker_id, r.period_start, ph.worker_id) + 1.0) AS peer_below_share
     FROM runs r
     JOIN workers w ON w.worker_id = r.worker_id
-    JOIN workers pw ON pw.role = w.role AND pw.department = w.department AND pw.worker_id <> w.worker_id
-    JOIN hp10 ph ON ph.worker_id = pw.worker_id AND ph.end_month BETWEEN r.first_month AND r.last_month
+    JOIN hp10 ph
+      ON ph.department = r.department AND ph.worker_id <> r.worker_id
+     AND ph.end_month BETWEEN r.first_month AND r.last_month
+    JOIN workers pw ON pw.worker_id = ph.worker_id AND pw.role = w.role
     CROSS JOIN detect_parameters p
     WHERE r.run_length >= p.zero_run_min_results
-    GROUP BY r.worker_id, r.run_length, r.period_start, r.period_end, w.role, w.department
+),
+scored_runs AS (
+    SELECT worker_id, run_length, run_dose_msv, period_start, period_end, role, department,
+           COUNT(DISTINCT peer_id) AS peers,
+           COUNT(*) AS peer_badges,
+           SUM(CASE WHEN below THEN 1 ELSE 0 END) AS peer_below,
+           median(counted_msv) AS peer_median_msv,
+           median(recording_threshold_msv) AS recording_threshold_msv,
+           median(peer_below_share) AS typical_below_share
+    FROM peer_badges
+    GROUP BY worker_id, run_length, run_dose_msv, period_start, period_end, role, department
 ),
 run_workload AS (
     -- Procedures the worker and the peers attended in the run's months: a worker who attended
@@ -78,19 +100,21 @@ run_workload AS (
            coalesce(SUM(CASE WHEN mw.worker_id <> r.worker_id THEN mw.procedures END), 0) AS peer_procedures
     FROM runs r
     JOIN workers w ON w.worker_id = r.worker_id
-    JOIN workers pw ON pw.role = w.role AND pw.department = w.department
-    JOIN monthly_workload mw ON mw.worker_id = pw.worker_id AND mw.month BETWEEN r.first_month AND r.last_month
+    JOIN monthly_workload mw
+      ON mw.month BETWEEN r.first_month AND r.last_month
+     AND (mw.worker_id = r.worker_id OR mw.department = r.department)
+    JOIN workers pw ON pw.worker_id = mw.worker_id AND pw.role = w.role
     GROUP BY r.worker_id, r.period_start
 ),
 zero_runs AS (
     SELECT s.*, coalesce(rw.own_procedures, 0) AS own_procedures, coalesce(rw.peer_procedures, 0) AS peer_procedures,
-           binomial_sf(s.run_length, s.run_length, (s.peer_below + 0.5) / (s.peer_badges + 1.0)) AS p_value
+           binomial_sf(s.run_length, s.run_length, s.typical_below_share) AS p_value
     FROM scored_runs s
     LEFT JOIN run_workload rw ON rw.worker_id = s.worker_id AND rw.period_start = s.period_start
 ),
 zero_while_peers_exposed AS (
-    SELECT z.worker_id, 'zero_while_peers_exposed' AS signal, 'Hp10' AS quantity, z.period_start, z.period_end,
-           z.run_length AS evidence_count, 0.0 AS value_msv, z.peer_median_msv AS reference_msv, z.p_value,
+    SELECT z.worker_id, concat('zero_while_peers_exposed', substr(z.worker_id, 1, 0)) AS signal, 'Hp10' AS quantity, z.period_start, z.period_end,
+           z.run_length AS evidence_count, z.run_dose_msv AS value_msv, z.peer_median_msv AS reference_msv, z.p_value,
            concat(CAST(z.run_length AS VARCHAR), ' consecutive below-threshold passive Hp10 badges ',
                   to_char(z.period_start, '%Y-%m'), '..', to_char(z.period_end, '%Y-%m'), ' while ',
                   CAST(z.peers AS VARCHAR), ' peers (', z.role, ', ', z.department, ') had median ',
@@ -104,6 +128,7 @@ zero_while_peers_exposed AS (
     FROM zero_runs z
     CROSS JOIN detect_parameters p
     WHERE z.peers >= p.peer_min_workers AND z.p_value < p.zero_run_p_value
+      AND z.peer_median_msv >= z.recording_threshold_msv
       AND NOT (z.own_procedures = 0 AND z.peer_procedures > 0)
 ),
 operational_days AS (
@@ -135,7 +160,7 @@ uncovered_days AS (
     GROUP BY worker_id, month, day
 ),
 procedure_without_dosimeter AS (
-    SELECT worker_id, 'procedure_without_dosimeter' AS signal, 'Hp10' AS quantity,
+    SELECT worker_id, concat('procedure_without_dosimeter', substr(worker_id, 1, 0)) AS signal, 'Hp10' AS quantity,
            arrow_cast(MIN(day), 'Timestamp(µs, "UTC")') AS period_start,
            arrow_cast(MAX(last_end), 'Timestamp(µs, "UTC")') AS period_end,
            SUM(procedures) AS evidence_count, CAST(NULL AS DOUBLE) AS value_msv,

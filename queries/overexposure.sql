@@ -7,16 +7,20 @@
 --   projected: the dose rate of the last projection_months, extrapolated to 12 months, would be
 --   above the limit while the 12-month sum is still at or below it (the early warning);
 --   esr: one result at or above esr_fraction of the annual limit (ASN guide 11, criterion 1b);
---   pregnancy: Hp10 results whose wearing period starts on or after the declared pregnancy (and
---   within pregnancy_months of it) add up to more than the pregnancy level.
+--   pregnancy: Hp10 results whose wearing period starts on or after the declared pregnancy add up
+--   to more than the pregnancy level; the declaration lasts while a version of the worker
+--   (worker_history) carries it, and at most pregnancy_months when that parameter is not 0.
 --   Reporting: a window level is reported once per episode, an unbroken run of months whose
 --   windows exceed, on the FIRST window that crossed (window_start/window_end/dose_msv are that
 --   window's: when the level was crossed and by how much), with peak_dose_msv (the largest
 --   window of the episode), exceeding_windows and episode_end (end of the last window of the
 --   episode) so the twelve overlapping windows of one excess make one row. esr gives one row per
---   result; pregnancy one row per worker, at the result that crossed.
+--   result; pregnancy one row per worker and declaration, at the result that crossed.
 --   missing_results counts results of the window with no dose (lost, not returned, damaged, no
 --   result): the sum may be an underestimate and the row says so.
+-- Labels of UNION ALL branches are written concat('label', substr(worker_id, 1, 0)) instead of a
+-- bare literal: DataFusion 55 treats a per-branch literal as a constant of the whole union and then
+-- rejects an ORDER BY on that column (SanityCheckPlan, apache/datafusion#17372).
 WITH window_levels AS (
     SELECT r.*, t.level, t.threshold_msv, lim.threshold_msv AS limit_msv,
            CASE WHEN t.level = 'projected' THEN r.projected_msv > t.threshold_msv AND r.dose_msv <= lim.threshold_msv
@@ -81,7 +85,7 @@ window_rows AS (
     WHERE position_in_episode = 1
 ),
 esr_rows AS (
-    SELECT l.worker_id, l.department, l.quantity, 'esr' AS level, l.body_site,
+    SELECT l.worker_id, l.department, l.quantity, concat('esr', substr(l.worker_id, 1, 0)) AS level, l.body_site,
            CASE WHEN l.apprentice THEN 'apprentice' ELSE 'adult' END AS population,
            l.period_start AS window_start, l.period_end AS window_end, l.counted_msv AS dose_msv,
            t.threshold_msv, CAST(1 AS BIGINT) AS results_count, CAST(0 AS BIGINT) AS missing_results,
@@ -98,37 +102,53 @@ esr_rows AS (
      AND t.quantity = l.quantity AND t.level = 'esr'
     WHERE l.counted_msv >= t.threshold_msv
 ),
+pregnancies AS (
+    -- A declaration lasts while a version of the worker carries it: it ends when a later version
+    -- clears or changes it (the birth recorded by HR), or never if the current version has it.
+    SELECT worker_id, pregnancy_declared_on,
+           arrow_cast(pregnancy_declared_on, 'Timestamp(µs, "UTC")') AS declared_at,
+           CASE WHEN bool_or(valid_to IS NULL) THEN NULL ELSE MAX(valid_to) END AS ended_at
+    FROM worker_history
+    WHERE pregnancy_declared_on IS NOT NULL
+    GROUP BY worker_id, pregnancy_declared_on
+),
 pregnancy_results AS (
-    SELECT l.*, w.pregnancy_declared_on,
-           SUM(l.counted_msv) OVER (
-               PARTITION BY l.worker_id ORDER BY l.period_end, l.period_start, l.reading_id ROWS UNBOUNDED PRECEDING
-           ) AS since_declaration_msv,
-           SUM(l.counted_msv) OVER (PARTITION BY l.worker_id) AS pregnancy_total_msv,
+    SELECT l.*, g.pregnancy_declared_on,
+           round(SUM(l.counted_msv) OVER (
+               PARTITION BY l.worker_id, g.pregnancy_declared_on
+               ORDER BY l.period_end, l.period_start, l.reading_id ROWS UNBOUNDED PRECEDING
+           ), 6) AS since_declaration_msv,
+           round(SUM(l.counted_msv) OVER (PARTITION BY l.worker_id, g.pregnancy_declared_on), 6) AS pregnancy_total_msv,
            COUNT(l.counted_msv) OVER (
-               PARTITION BY l.worker_id ORDER BY l.period_end, l.period_start, l.reading_id ROWS UNBOUNDED PRECEDING
+               PARTITION BY l.worker_id, g.pregnancy_declared_on
+               ORDER BY l.period_end, l.period_start, l.reading_id ROWS UNBOUNDED PRECEDING
            ) AS results_so_far,
            SUM(CASE WHEN l.is_missing THEN 1 ELSE 0 END) OVER (
-               PARTITION BY l.worker_id ORDER BY l.period_end, l.period_start, l.reading_id ROWS UNBOUNDED PRECEDING
+               PARTITION BY l.worker_id, g.pregnancy_declared_on
+               ORDER BY l.period_end, l.period_start, l.reading_id ROWS UNBOUNDED PRECEDING
            ) AS missing_so_far
     FROM legal_results l
-    JOIN workers w ON w.worker_id = l.worker_id
+    JOIN pregnancies g ON g.worker_id = l.worker_id
     CROSS JOIN detect_parameters p
-    WHERE l.quantity = 'Hp10' AND w.pregnancy_declared_on IS NOT NULL
-      AND l.period_start >= arrow_cast(w.pregnancy_declared_on, 'Timestamp(µs, "UTC")')
-      AND date_part('epoch', l.period_start)
-          < date_part('epoch', arrow_cast(w.pregnancy_declared_on, 'Timestamp(µs, "UTC")'))
-            + p.pregnancy_months * 30.4375 * 86400
+    WHERE l.quantity = 'Hp10'
+      AND l.period_start >= g.declared_at
+      AND (g.ended_at IS NULL OR l.period_start < g.ended_at)
+      AND (p.pregnancy_months = 0
+           OR date_part('epoch', l.period_start)
+              < date_part('epoch', g.declared_at) + p.pregnancy_months * 30.4375 * 86400)
 ),
 pregnancy_crossings AS (
     SELECT pr.*, t.threshold_msv,
-           ROW_NUMBER() OVER (PARTITION BY pr.worker_id ORDER BY pr.period_end, pr.period_start, pr.reading_id)
+           ROW_NUMBER() OVER (
+               PARTITION BY pr.worker_id, pr.pregnancy_declared_on ORDER BY pr.period_end, pr.period_start, pr.reading_id)
                AS crossing_rank
     FROM pregnancy_results pr
     JOIN thresholds t ON t.population = 'pregnancy' AND t.quantity = 'Hp10' AND t.level = 'pregnancy'
     WHERE pr.since_declaration_msv > t.threshold_msv
 ),
 pregnancy_rows AS (
-    SELECT worker_id, department, quantity, 'pregnancy' AS level, body_site, 'pregnancy' AS population,
+    SELECT worker_id, department, quantity, concat('pregnancy', substr(worker_id, 1, 0)) AS level, body_site,
+           concat('pregnancy', substr(worker_id, 1, 0)) AS population,
            arrow_cast(pregnancy_declared_on, 'Timestamp(µs, "UTC")') AS window_start, period_end AS window_end,
            since_declaration_msv AS dose_msv, threshold_msv, results_so_far AS results_count,
            CAST(missing_so_far AS BIGINT) AS missing_results, pregnancy_total_msv AS peak_dose_msv,

@@ -5,6 +5,8 @@
 --   on the last day or at midnight of the next, and February of a leap year is not counted twice).
 --   Evaluating the window at every month that holds a result finds every maximum: a sum only grows
 --   when a result enters it.
+--   Sums are rounded to 1e-6 mSv so that a window of two-decimal results that adds up to exactly
+--   a limit is not "above" it by a floating-point residue.
 --   window_start is the first day of the window's first month, window_end the end of the latest
 --   result; first_result_start the start of the earliest result counted. dose_msv counts
 --   below-threshold results as 0; missing_results says how many results of the window have no
@@ -24,11 +26,11 @@ windows AS (
            MAX(CASE WHEN c.months_ago = 0 THEN c.department END) AS department,
            MAX(CASE WHEN c.months_ago = 0 THEN c.last_end END) AS window_end,
            MIN(c.first_start) AS first_result_start,
-           SUM(c.dose_msv) AS dose_msv,
+           round(SUM(c.dose_msv), 6) AS dose_msv,
            CAST(SUM(c.results_count) AS BIGINT) AS results_count,
            CAST(SUM(c.missing_results) AS BIGINT) AS missing_results,
            COUNT(*) AS months_with_results,
-           SUM(CASE WHEN c.months_ago < p.projection_months THEN c.dose_msv ELSE 0.0 END) AS recent_msv,
+           round(SUM(CASE WHEN c.months_ago < p.projection_months THEN c.dose_msv ELSE 0.0 END), 6) AS recent_msv,
            p.projection_months
     FROM contributions c
     CROSS JOIN detect_parameters p

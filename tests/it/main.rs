@@ -7,6 +7,7 @@
 
 mod alerts;
 mod common;
+mod detect;
 mod files;
 mod kafka;
 mod kafka_support;
