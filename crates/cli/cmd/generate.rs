@@ -36,7 +36,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(s) = args.seed {
         opts.seed = s;
     }
-    let manifest = generate(&args.out, &opts).map_err(|e| UsageError(format!("{e}")))?;
+    let manifest = generate(&args.out, &opts).map_err(|e| {
+        if e.is_usage() { anyhow::Error::from(UsageError(e.to_string())) } else { anyhow::Error::from(e) }
+    })?;
     println!(
         "wrote {} readings lines, {} workers lines, {} procedures lines and manifest.json ({} injected cases) to {}",
         manifest.counts.readings_lines,

@@ -98,8 +98,7 @@ pub fn mask_nir_like(raw: &str) -> String {
             let mut separated = false;
             while j < chars.len() {
                 let c = chars[j];
-                if c.is_ascii_digit() || ((c == 'A' || c == 'B' || c == 'a' || c == 'b') && digits >= 5 && digits <= 6)
-                {
+                if c.is_ascii_digit() || ((c == 'A' || c == 'B' || c == 'a' || c == 'b') && (5..=6).contains(&digits)) {
                     digits += 1;
                     j += 1;
                 } else if (c == ' ' || c == '.') && j + 1 < chars.len() && chars[j + 1].is_ascii_digit() && digits > 0 {

@@ -244,7 +244,7 @@ impl<'a> Reader<'a> {
 
     fn integer(&mut self, name: &str) -> Option<i64> {
         let v = self.number(name)?;
-        if v.fract() != 0.0 || v < 0.0 || v > 1e15 {
+        if v.fract() != 0.0 || !(0.0..=1e15).contains(&v) {
             self.problems.push(format!("'{name}' must be a non-negative whole number, got {v}"));
             return None;
         }
@@ -422,7 +422,7 @@ pub fn luhn(s: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 impl Validator {
@@ -457,15 +457,15 @@ impl Validator {
         let period_end = r.timestamp("period_end", true);
         let radiation = r.parse_enum::<Radiation>("radiation", false);
 
-        if let Some(d) = dose_msv {
-            if d < 0.0 {
-                r.problems.push(format!("dose_msv is negative ({d})"));
-            }
+        if let Some(d) = dose_msv
+            && d < 0.0
+        {
+            r.problems.push(format!("dose_msv is negative ({d})"));
         }
-        if let Some(t) = recording_threshold_msv {
-            if t < 0.0 {
-                r.problems.push(format!("recording_threshold_msv is negative ({t})"));
-            }
+        if let Some(t) = recording_threshold_msv
+            && t < 0.0
+        {
+            r.problems.push(format!("recording_threshold_msv is negative ({t})"));
         }
         if let Some(status) = status {
             match (status.carries_dose(), dose_msv) {
