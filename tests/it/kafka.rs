@@ -198,27 +198,37 @@ fn sigkill_at_random_points_during_a_200k_stream_loses_and_doubles_nothing() {
     assert_eq!(committed, high);
 }
 
-/// The broker is stopped and restarted while ingest runs: ingest waits, resumes and loses nothing.
+/// The broker is stopped and restarted (scripts/kafka.sh restart) while ingest runs: ingest
+/// waits, resumes and loses nothing. A broker of its own, so other tests are not disturbed.
 #[test]
 fn a_broker_restart_during_ingest_loses_nothing() {
-    let Some(b) = broker() else { return };
-    let _g = exclusive();
+    let Some(broker) = PrivateBroker::start() else { return };
+    let b = broker.bootstrap.clone();
     let dir = tempdir();
     let lake = dir.path().join("lake");
     let t = Topics::create(&b, "restart", 3);
     let cfg = config(dir.path(), &t, "latency_ms = 200\nmax_batch_rows = 2000");
     let group = unique("g");
-    produce_lines(&b, &t.readings, (0..10_000).map(|i| reading("restart", i)));
     let mut ingest = Ingest::start(&b, &lake, &cfg, &group, &[]);
+    // The stream goes on through the outage: the producer retries, the consumer waits.
+    let producer = {
+        let (b, topic) = (b.clone(), t.readings.clone());
+        std::thread::spawn(move || {
+            for chunk in 0..40 {
+                produce_lines(&b, &topic, (chunk * 500..chunk * 500 + 500).map(|i| reading("restart", i)));
+            }
+        })
+    };
     wait_until(LONG, "readings in the lake", || readings(&lake), |n| *n > 0);
-    let out = std::process::Command::new(script()).arg("restart").output().expect("scripts/kafka.sh restart");
-    assert!(out.status.success(), "restart: {}", String::from_utf8_lossy(&out.stderr));
+    broker.script("restart").unwrap_or_else(|e| panic!("{e}"));
     assert!(ingest.running(), "ingest survives the outage:\n{}", ingest.output());
-    produce_lines(&b, &t.readings, (10_000..20_000).map(|i| reading("restart", i)));
+    producer.join().expect("producer");
     wait_until(LONG, "every reading in the lake", || readings(&lake), |n| *n >= 20_000);
     let (status, out) = ingest.terminate();
     assert!(status.success(), "{out}");
     assert_eq!(readings(&lake), 20_000);
+    let (committed, high) = committed_and_high(&b, &group, &t.readings);
+    assert_eq!(committed, high);
 }
 
 /// SIGTERM with a batch in hand (latency and size bounds far away): it is flushed and committed,
@@ -355,4 +365,45 @@ fn compaction_of_file_ingest_keeps_every_answer() {
     let after: Vec<_> = q.iter().map(|s| sql_json(&lake, s)).collect();
     assert_eq!(after, before);
     assert_eq!(sql_count(&lake, "SELECT count(*) AS n FROM readings"), 2000);
+}
+
+/// A transactional producer: committed readings land, aborted ones never do, and `--until-idle`
+/// still ends although each partition ends on a transaction marker that carries no message.
+#[test]
+fn transactions_committed_land_aborted_do_not_and_idle_still_ends() {
+    use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+    let Some(b) = broker() else { return };
+    let _g = shared();
+    let dir = tempdir();
+    let lake = dir.path().join("lake");
+    let t = Topics::create(&b, "txn", 3);
+    let cfg = config(dir.path(), &t, "latency_ms = 200");
+    let producer: FutureProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &b)
+        .set("transactional.id", unique("txn"))
+        .create()
+        .expect("transactional producer");
+    let timeout = Duration::from_secs(30);
+    producer.init_transactions(timeout).expect("init transactions");
+    let send = |from: usize, to: usize| {
+        for i in from..to {
+            let payload = reading("txn", i);
+            let key = format!("k{i}");
+            producer.send_result(FutureRecord::to(&t.readings).key(&key).payload(&payload)).expect("enqueue");
+        }
+        producer.flush(timeout).expect("flush");
+    };
+    producer.begin_transaction().unwrap();
+    send(0, 300);
+    producer.commit_transaction(timeout).unwrap();
+    producer.begin_transaction().unwrap();
+    send(300, 400);
+    producer.abort_transaction(timeout).unwrap();
+    producer.begin_transaction().unwrap();
+    send(400, 500);
+    producer.commit_transaction(timeout).unwrap();
+
+    ingest_until_idle(&b, &lake, &cfg, &unique("g"));
+    assert_eq!(readings(&lake), 400);
+    assert_eq!(sql_count(&lake, "SELECT count(*) AS n FROM readings WHERE reading_id IN ('txn-300', 'txn-399')"), 0);
 }

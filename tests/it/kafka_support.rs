@@ -57,17 +57,66 @@ pub fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/kafka.sh")
 }
 
-/// Tests share one broker; the one that restarts it runs alone.
+/// Tests share one broker; a test that stops a broker uses its own ([`PrivateBroker`]).
 static BROKER_USE: RwLock<()> = RwLock::new(());
 
-/// Held by a test that uses the broker.
+/// Held by a test that uses the shared broker.
 pub fn shared() -> RwLockReadGuard<'static, ()> {
     BROKER_USE.read().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Held by a test that stops the broker.
+/// Held by a test that must not run while others use the shared broker.
 pub fn exclusive() -> RwLockWriteGuard<'static, ()> {
     BROKER_USE.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A broker of its own (scripts/kafka.sh with its own port and directory), for tests that stop
+/// and restart it without disturbing anyone else. Stopped when dropped.
+pub struct PrivateBroker {
+    pub bootstrap: String,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl PrivateBroker {
+    /// Starts one; `None` (skip, or panic under CI=true) when it cannot start.
+    pub fn start() -> Option<PrivateBroker> {
+        broker()?; // the shared one started: Java, Maven and the jars are there
+        let dir = tempdir();
+        // Two ports (broker, controller) that nothing else here uses.
+        let port = 20_000 + (std::process::id() % 5_000) as u16 * 2;
+        let b = PrivateBroker { bootstrap: format!("127.0.0.1:{port}"), port, dir };
+        match b.script("start") {
+            Ok(_) => Some(b),
+            Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("private broker: {e}"),
+            Err(e) => {
+                eprintln!("skipping: a private broker could not start: {e}");
+                None
+            }
+        }
+    }
+
+    /// Runs scripts/kafka.sh COMMAND against this broker.
+    pub fn script(&self, command: &str) -> Result<String, String> {
+        let out = Command::new(script())
+            .arg(command)
+            .env("ALARA_KAFKA_PORT", self.port.to_string())
+            .env("ALARA_KAFKA_DIR", self.dir.path().join("kafka"))
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(format!("kafka.sh {command}: {}\n{}", out.status, String::from_utf8_lossy(&out.stderr)))
+        }
+    }
+}
+
+impl Drop for PrivateBroker {
+    fn drop(&mut self) {
+        let _ = self.script("stop");
+    }
 }
 
 /// A name no other test or run uses.
