@@ -30,6 +30,8 @@ enum Command {
     Sql(cmd::sql::Args),
     /// Record why a finding for a worker and period is explained.
     Explain(cmd::explain::Args),
+    /// Write the nightly report (HTML, CSV extracts, JSON summary) as of a date.
+    Report(cmd::report::Args),
     /// Merge the lake's small files into large ones (safe while ingest runs).
     Compact(cmd::compact::Args),
     /// List alerts (pending, delivered, failed, acknowledged), re-send failed ones, acknowledge.
@@ -76,6 +78,7 @@ fn run(command: Command, config: &config::Config) -> anyhow::Result<ExitCode> {
         Command::Ingest(a) => cmd::ingest::run(a, config),
         Command::Sql(a) => cmd::sql::run(a, config),
         Command::Explain(a) => cmd::explain::run(a, config),
+        Command::Report(a) => cmd::report::run(a, config),
         Command::Compact(a) => cmd::compact::run(a, config),
         Command::Alerts(a) => cmd::alerts::run(a, config),
     }

@@ -597,3 +597,88 @@ fn stream_and_batch_agree_on_a_generated_hospital() {
     let notices = sql_count(&lake, "SELECT count(*) AS n FROM alerts WHERE rule = 'withdrawal'");
     assert!(withdrawn > 0 && withdrawn == notices, "{withdrawn} withdrawn, {notices} notices");
 }
+
+/// https webhooks: the receiver's certificate is verified against the system's trusted roots
+/// (here, a self-signed certificate made trusted through `SSL_CERT_FILE`); an untrusted one is
+/// a failed delivery, still owed.
+#[test]
+fn webhook_over_https_verifies_the_certificate() {
+    let Some(python) = python_with("ssl") else { return };
+    let dir = tempdir();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    // A receiver that records each POST body, one per line, then answers 200.
+    let got = dir.path().join("got.jsonl");
+    let server = write(
+        dir.path(),
+        "server.py",
+        &format!(
+            r#"import http.server, ssl, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers['Content-Length']))
+        with open({got:?}, 'ab') as f:
+            f.write(body + b'\n')
+        self.send_response(200); self.send_header('Content-Length', '0'); self.end_headers()
+    def log_message(self, *a): pass
+s = http.server.ThreadingHTTPServer(('127.0.0.1', 0), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain({cert:?}, {key:?})
+s.socket = ctx.wrap_socket(s.socket, server_side=True)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+"#,
+            got = got.display().to_string(),
+            cert = cert.display().to_string(),
+            key = key.display().to_string()
+        ),
+    );
+    let mut child = Reaped(
+        std::process::Command::new(python)
+            .arg(&server)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python https server"),
+    );
+    let mut port = String::new();
+    BufReader::new(child.0.stdout.take().unwrap()).read_line(&mut port).unwrap();
+    let url = format!("https://localhost:{}/alara", port.trim());
+    let lake = dir.path().join("lake");
+    let cfg = config(dir.path(), &webhook(&url));
+    let r = write(dir.path(), "r.jsonl", &lens("RAD9", 3, 6.0));
+
+    // Not trusted: the handshake fails, the alert stays owed.
+    let out = ingest_files(&lake, &cfg, None, &r);
+    assert!(out.contains("still owed") && out.contains("certificate"), "{out}");
+    // Trusted: --retry delivers it.
+    let out = alara()
+        .args(["alerts", "--retry", "--lake"])
+        .arg(&lake)
+        .arg("--config")
+        .arg(&cfg)
+        .env(SECRET_VAR, SECRET)
+        .env("SSL_CERT_FILE", &cert)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let body: Value = serde_json::from_str(std::fs::read_to_string(&got).unwrap().lines().next().unwrap()).unwrap();
+    assert_eq!(body["level"], "esr");
+    assert_eq!(ids_in_state(&alerts(&lake, &cfg), "delivered").len(), 1);
+}
+
+/// A child process killed when the test ends, passed or not.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -11,3 +11,4 @@ mod detect;
 mod files;
 mod kafka;
 mod kafka_support;
+mod report;

@@ -215,7 +215,8 @@ pub struct HookConfig {
     /// Only alerts of workers in these departments; empty: every department.
     #[serde(default)]
     pub departments: Vec<String>,
-    /// `webhook`: the URL to POST to (`http://`; `https://` needs a build with TLS).
+    /// `webhook`: the URL to POST to (`https://`, verified against the system's trusted roots,
+    /// or `http://`).
     pub url: Option<String>,
     /// `webhook`: environment variable holding the HMAC secret.
     pub secret_env: Option<String>,

@@ -31,11 +31,11 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
         std::fs::remove_dir_all(&lake).with_context(|| format!("clearing {}", lake.display()))?;
     }
     let opts = GenerateOptions { workers: args.workers, ..GenerateOptions::default() };
-    println!("1/3 generating a hospital: {} workers, {} months → {}", opts.workers, opts.months, input.display());
+    println!("1/4 generating a hospital: {} workers, {} months → {}", opts.workers, opts.months, input.display());
     let manifest = generate(&input, &opts).context("generating the data set")?;
     println!("    {} injected cases listed in {}", manifest.cases.len(), input.join("manifest.json").display());
 
-    println!("2/3 ingesting into {}", lake.display());
+    println!("2/4 ingesting into {}", lake.display());
     let w = input.join("workers.csv");
     let p = input.join("procedures.csv");
     let r = input.join("readings.jsonl");
@@ -52,7 +52,7 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
     let counts = super::ingest::ingest_files(&lake, &files, config)?;
     super::ingest::print_counts(&lake, &counts);
 
-    println!("3/3 what is in the lake");
+    println!("3/4 what is in the lake");
     let rt = super::runtime()?;
     rt.block_on(async {
         let options = SessionOptions { queries_dir: None, config: config.limits.clone() };
@@ -69,8 +69,26 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
         super::sql::run_statements(&session, alerts, Format::Table, &mut std::io::stdout()).await;
         anyhow::Ok(())
     })?;
+    println!("4/4 writing the report");
+    // The report date is the last day of the generated months, so the demo's report is the same
+    // on any day it is run.
+    let as_of = opts.end.pred_opt().unwrap_or(opts.end);
+    let out = args.dir.join("report");
+    let options = SessionOptions { queries_dir: None, config: config.limits.clone() };
+    let outcome = rt.block_on(super::report::write_report(&lake, &options, as_of, None, &out))?;
+    let c = &outcome.summary.counts;
+    println!(
+        "    as of {as_of}: {} workers over a limit, {} declaration (ESR) candidates, {} workers needing attention",
+        c.workers_over_limit, c.esr_candidates, c.workers_needing_attention
+    );
+    for (name, err) in &outcome.failed {
+        eprintln!("alara: report section {name} failed: {err}");
+    }
+    let page = std::fs::canonicalize(&outcome.page).unwrap_or_else(|_| outcome.page.clone());
+    println!("    report: {}", page.display());
+    println!("    open:   file://{}", page.display());
     println!("\nalerts as delivered (one JSON per line): {}", alert_log.display());
     println!("alerts and their state: alara alerts --lake {}", lake.display());
     println!("explore: alara sql --lake {}", lake.display());
-    Ok(ExitCode::SUCCESS)
+    Ok(if outcome.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -5,6 +5,7 @@ pub mod compact;
 pub mod explain;
 pub mod ingest;
 pub mod ingest_kafka;
+pub mod report;
 pub mod sql;
 
 /// A tokio runtime for commands that need async (DataFusion, Kafka). Two workers: the target

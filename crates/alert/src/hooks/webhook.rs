@@ -1,4 +1,5 @@
-//! `webhook`: HTTP POST of the JSON delivery, signed.
+//! `webhook`: HTTP POST of the JSON delivery, signed, over https (the system's OpenSSL and
+//! trusted roots) or plain http.
 //!
 //! The header `X-Alara-Signature: sha256=<hex>` carries HMAC-SHA256 of the exact body bytes
 //! under the hook's secret; a receiver recomputes it and compares in constant time. The header
@@ -9,6 +10,7 @@ use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use ureq::tls::{RootCerts, TlsConfig, TlsProvider};
 
 use super::Notifier;
 use crate::alert::Delivery;
@@ -36,17 +38,14 @@ impl WebhookNotifier {
     /// A notifier posting to `url`, each attempt bounded by `timeout`.
     pub fn new(url: &str, secret: Vec<u8>, timeout: Duration) -> Result<WebhookNotifier> {
         let lower = url.to_ascii_lowercase();
-        if lower.starts_with("https://") {
-            return Err(Error::Config(format!(
-                "webhook {url}: this build of alara speaks plain http only; point the hook at an http:// \
-                 endpoint (a local relay or reverse proxy that forwards over TLS)"
-            )));
+        if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+            return Err(Error::Config(format!("webhook url '{url}' must start with https:// or http://")));
         }
-        if !lower.starts_with("http://") {
-            return Err(Error::Config(format!("webhook url '{url}' must start with http://")));
-        }
+        // TLS through the system's OpenSSL, verified against the system's trusted roots.
+        let tls = TlsConfig::builder().provider(TlsProvider::NativeTls).root_certs(RootCerts::PlatformVerifier).build();
         let config = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
+            .tls_config(tls)
             // A receiver's status is our success criterion, read below; not an error type.
             .http_status_as_error(false)
             .build();

@@ -1,0 +1,162 @@
+//! Stable text forms: HTML escaping, numbers with a fixed number of decimals, ISO dates.
+//!
+//! Every number that reaches the output goes through here, so two runs over the same lake print
+//! the same bytes even when a parallel SQL sum differs in its last binary digit.
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+/// Escapes text for HTML element content and attribute values.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Rounds to `decimals` places, mapping -0 to 0.
+pub fn round(x: f64, decimals: i32) -> f64 {
+    let p = 10f64.powi(decimals);
+    let r = (x * p).round() / p;
+    if r == 0.0 { 0.0 } else { r }
+}
+
+/// A dose in mSv with two decimals (`12.30`).
+pub fn msv(x: f64) -> String {
+    format!("{:.2}", round(x, 2))
+}
+
+/// A percentage without decimals (`85 %`), with a narrow no-break space as French typography
+/// and most style guides ask.
+pub fn pct(x: f64) -> String {
+    format!("{:.0}\u{202f}%", round(x * 100.0, 0))
+}
+
+/// A float for CSV and JSON: at most six decimals, trailing zeros dropped (`21.6`, `0.05`, `3`).
+pub fn csv_float(x: f64) -> String {
+    if !x.is_finite() {
+        return String::new();
+    }
+    let s = format!("{:.6}", round(x, 6));
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" { "0".to_string() } else { s.to_string() }
+}
+
+/// A float rounded for JSON output (six decimals).
+pub fn json_float(x: f64) -> f64 {
+    round(x, 6)
+}
+
+fn datetime(micros: i64) -> Option<DateTime<Utc>> {
+    DateTime::<Utc>::from_timestamp_micros(micros)
+}
+
+/// `2026-05-31T00:00:00Z` (with microseconds only when they are not zero).
+pub fn iso_time(micros: i64) -> String {
+    match datetime(micros) {
+        Some(t) if micros % 1_000_000 == 0 => t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+        None => micros.to_string(),
+    }
+}
+
+/// `2026-05-31` (UTC).
+pub fn iso_date(micros: i64) -> String {
+    match datetime(micros) {
+        Some(t) => t.format("%Y-%m-%d").to_string(),
+        None => micros.to_string(),
+    }
+}
+
+/// `2026-05-31 14:02 UTC`, or the date alone at midnight.
+pub fn when(micros: i64) -> String {
+    match datetime(micros) {
+        Some(t) if micros % 86_400_000_000 == 0 => t.format("%Y-%m-%d").to_string(),
+        Some(t) => t.format("%Y-%m-%d %H:%M UTC").to_string(),
+        None => micros.to_string(),
+    }
+}
+
+/// The date of an instant (UTC).
+pub fn date_of(micros: i64) -> Option<NaiveDate> {
+    datetime(micros).map(|t| t.date_naive())
+}
+
+/// Midnight UTC of a date, in microseconds.
+pub fn midnight(d: NaiveDate) -> i64 {
+    d.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp_micros()).unwrap_or_default()
+}
+
+/// `Jun 2025`.
+pub fn month_label(d: NaiveDate) -> String {
+    d.format("%b %Y").to_string()
+}
+
+/// The readable name of a quantity.
+pub fn quantity_name(q: &str) -> &'static str {
+    match q {
+        "Hp10" => "Whole body Hp(10)",
+        "Hp3" => "Eye lens Hp(3)",
+        "Hp007" => "Extremities/skin Hp(0.07)",
+        _ => "Other quantity",
+    }
+}
+
+/// The short name of a quantity.
+pub fn quantity_short(q: &str) -> String {
+    match q {
+        "Hp10" => "Hp(10)".into(),
+        "Hp3" => "Hp(3)".into(),
+        "Hp007" => "Hp(0.07)".into(),
+        other => other.to_string(),
+    }
+}
+
+/// An id usable in an HTML `id` attribute and URL fragment: ASCII letters, digits, `-` and
+/// `_` kept, everything else hex-encoded, so two different worker ids never collide.
+pub fn anchor(prefix: &str, s: &str) -> String {
+    let mut out = String::from(prefix);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!(".{b:02x}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_covers_markup_and_quotes() {
+        assert_eq!(esc(r#"<a href="x">O'Neil & co</a>"#), "&lt;a href=&quot;x&quot;&gt;O&#39;Neil &amp; co&lt;/a&gt;");
+    }
+
+    #[test]
+    fn floats_are_stable() {
+        assert_eq!(csv_float(21.599999999999998), "21.6");
+        assert_eq!(csv_float(-0.0000001), "0");
+        assert_eq!(csv_float(3.0), "3");
+        assert_eq!(msv(20.599999999999998), "20.60");
+        assert_eq!(msv(-0.001), "0.00");
+        assert_eq!(pct(0.855), "86\u{202f}%");
+    }
+
+    #[test]
+    fn times_print_in_utc() {
+        assert_eq!(iso_time(0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso_time(1), "1970-01-01T00:00:00.000001Z");
+        assert_eq!(when(86_400_000_000 + 3_600_000_000), "1970-01-02 01:00 UTC");
+        assert_eq!(anchor("w-", "W 1/é"), "w-W.201.2f.c3.a9");
+    }
+}
