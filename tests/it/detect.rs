@@ -246,7 +246,7 @@ fn overexposure_fixture() -> Fixture {
     let mut fx = Fixture::default();
     let jul24 = Month::new(2024, 7);
     let jan24 = Month::new(2024, 1);
-    for w in ["LIM", "LIMX", "LEAP", "ADU", "ESR", "NOESR", "DUP", "LOST", "CLEAN"] {
+    for w in ["LIM", "LIMX", "LEAP", "ADU", "ESR", "NOESR", "DUP", "LOST", "CLEAN", "QTR", "TWOJOB"] {
         fx.worker(w, NM, "radiographer", false, None);
     }
     fx.worker("APP", NM, "radiographer", true, None);
@@ -326,6 +326,22 @@ fn overexposure_fixture() -> Fixture {
         }
     }
     fx.series("CLEAN", NM, Badge, jul24, LastDay, &[0.1; 12]);
+    // Quarterly badges: 4.9 + 4.9 + 4.9 + 5.4 = 20.1 over four quarters, one of them an esr.
+    for (q, dose) in [4.9, 4.9, 4.9, 5.4].into_iter().enumerate() {
+        let m = jul24.plus(3 * q as u32);
+        let mut v = fx.lab("QTR", NM, Badge, m, LastDay, dose);
+        fx.readings.pop();
+        v["period_end"] = json!(m.plus(2).last());
+        fx.readings.push(v);
+    }
+    // Two employers, two badges a month of 0.9 each: the effective dose is their sum (21.6).
+    fx.series("TWOJOB", NM, Badge, jul24, LastDay, &[0.9; 12]);
+    let second: Vec<Value> = fx.readings.iter().filter(|r| r["worker_id"] == "TWOJOB").cloned().collect();
+    for mut r in second {
+        r["source"] = json!("OTHER-LAB");
+        r["dosimeter_id"] = json!(format!("OTHER-{}", r["dosimeter_id"].as_str().unwrap_or_default()));
+        fx.readings.push(r);
+    }
     fx
 }
 
@@ -377,6 +393,12 @@ fn overexposure_flags_each_level_and_nothing_else() {
         ("HANDS", "projected", "Hp007 finger/left"),
         ("DUP", "investigation", wb),
         ("LOST", "investigation", wb),
+        ("QTR", "limit", wb),
+        ("QTR", "esr", wb),
+        ("QTR", "investigation", wb),
+        ("TWOJOB", "limit", wb),
+        ("TWOJOB", "investigation", wb),
+        ("TWOJOB", "projected", wb),
     ]
     .iter()
     .map(|(w, l, q)| (w.to_string(), l.to_string(), q.to_string()))
@@ -414,6 +436,19 @@ fn a_limit_excess_is_one_row_on_the_first_window_that_crossed() {
     assert_eq!(s(limx, "window_start"), "2024-06-01T00:00:00Z");
     assert_eq!(s(limx, "window_end"), "2025-06-01T00:00:00Z");
     assert!(close(f(limx, "dose_msv"), 21.0) && close(f(limx, "peak_dose_msv"), 22.8), "{limx:?}");
+}
+
+#[test]
+fn quarterly_badges_and_second_employers_count_in_the_window() {
+    let rows = overexposure_rows(overexposure_lake());
+    let qtr = row(&rows, "QTR", "limit", "Hp10", "whole_body");
+    assert!(close(f(qtr, "dose_msv"), 20.1) && i(qtr, "results_count") == 4, "{qtr:?}");
+    assert_eq!((s(qtr, "window_start"), s(qtr, "window_end")), ("2024-07-01T00:00:00Z", "2025-06-30T00:00:00Z"));
+    let esr = row(&rows, "QTR", "esr", "Hp10", "whole_body");
+    assert_eq!((s(esr, "window_start"), s(esr, "window_end")), ("2025-04-01T00:00:00Z", "2025-06-30T00:00:00Z"));
+    let two = row(&rows, "TWOJOB", "limit", "Hp10", "whole_body");
+    assert!(close(f(two, "dose_msv"), 21.6) && i(two, "results_count") == 24, "{two:?}");
+    assert_eq!(s(two, "window_end"), "2025-06-30T00:00:00Z");
 }
 
 #[test]

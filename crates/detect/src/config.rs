@@ -212,3 +212,35 @@ impl DetectConfig {
         .expect("columns of equal length")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_every_parameter_is_a_column() {
+        let c = DetectConfig::default();
+        c.validate().unwrap();
+        let b = c.parameters_batch();
+        assert_eq!(b.num_rows(), 1);
+        let names: Vec<String> = b.schema().fields().iter().map(|f| f.name().clone()).collect();
+        for n in ["projection_months", "zero_run_p_value", "outlier_min_spread", "mismatch_min_msv"] {
+            assert!(names.iter().any(|x| x == n), "{n} missing from {names:?}");
+        }
+    }
+
+    #[test]
+    fn out_of_range_parameters_are_refused_with_their_name() {
+        let c = DetectConfig { zero_run_p_value: 0.0, ..DetectConfig::default() };
+        assert!(c.validate().unwrap_err().contains("zero_run_p_value"));
+        let c = DetectConfig { mismatch_factor: 0.5, ..DetectConfig::default() };
+        assert!(c.validate().unwrap_err().contains("mismatch_factor"));
+    }
+
+    #[test]
+    fn a_partial_limits_section_keeps_the_other_defaults() {
+        let c: DetectConfig = serde_json::from_str(r#"{"outlier_p_value": 0.01}"#).unwrap();
+        assert_eq!(c.outlier_p_value, 0.01);
+        assert_eq!(c.limit, DetectConfig::default().limit);
+    }
+}
