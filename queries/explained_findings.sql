@@ -6,6 +6,7 @@
 --   or NULL, explanation period containing the finding's period with a day's slack at each end.
 --   A finding covered by several explanations appears once per explanation. Overexposure is never
 --   suppressed: a dose above a limit stays a fact whatever its cause.
+
 -- Labels of UNION ALL branches are written concat('label', substr(worker_id, 1, 0)) instead of a
 -- bare literal: DataFusion 55 treats a per-branch literal as a constant of the whole union and then
 -- rejects an ORDER BY on that column (SanityCheckPlan, apache/datafusion#17372).

@@ -9,6 +9,7 @@
 --   evidence in words. Explained rows are not here (see explained_findings). finding_key
 --   identifies a finding across runs (kind, level or signal, worker, quantity, body site and
 --   period start) so that an alert is raised once.
+
 -- Labels of UNION ALL branches are written concat('label', substr(worker_id, 1, 0)) instead of a
 -- bare literal: DataFusion 55 treats a per-branch literal as a constant of the whole union and then
 -- rejects an ORDER BY on that column (SanityCheckPlan, apache/datafusion#17372).

@@ -28,6 +28,7 @@
 --   than mismatch_factor and by more than mismatch_min_msv beyond those bounds. score is
 --   log2(passive / expected) (positive: the badge saw more than the worker, e.g. left in the
 --   room), dose_msv the badge, reference_msv the expected badge dose from the operational sum.
+
 -- Labels of UNION ALL branches are written concat('label', substr(worker_id, 1, 0)) instead of a
 -- bare literal: DataFusion 55 treats a per-branch literal as a constant of the whole union and then
 -- rejects an ORDER BY on that column (SanityCheckPlan, apache/datafusion#17372).

@@ -9,8 +9,8 @@
 --   results below the recording threshold while the peers were exposed, scored as the
 --   probability of such a run under the peers' distribution. Peers are the other workers with
 --   the same role whose badges of the run's months were issued in the same department (at least
---   peer_min_workers of them); exposed means their median badge of those months reached the recording threshold;
---   p is the typical peer's share of below-threshold badges over those months (the median over
+--   peer_min_workers of them); exposed means their median badge of those months reached the
+--   recording threshold; p is the typical peer's share of below-threshold badges over those months (the median over
 --   peers, each share with half a badge added on each side so that none gives a small but
 --   non-zero p: a pooled share would let one heavily exposed peer make a whole group of
 --   near-zero colleagues look exposed), and the score binomial_sf(k, k, p) = p^k is the chance
@@ -22,6 +22,7 @@
 --   day (an entry starting or ending that day, UTC); one row per worker and month. Only in
 --   departments that use operational dosimeters at all (at least one operational reading).
 --   evidence says what a person can check: which periods, dosimeters, procedures, peer median.
+
 -- Labels of UNION ALL branches are written concat('label', substr(worker_id, 1, 0)) instead of a
 -- bare literal: DataFusion 55 treats a per-branch literal as a constant of the whole union and then
 -- rejects an ORDER BY on that column (SanityCheckPlan, apache/datafusion#17372).

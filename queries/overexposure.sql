@@ -18,6 +18,7 @@
 --   result; pregnancy one row per worker and declaration, at the result that crossed.
 --   missing_results counts results of the window with no dose (lost, not returned, damaged, no
 --   result): the sum may be an underestimate and the row says so.
+
 -- Labels of UNION ALL branches are written concat('label', substr(worker_id, 1, 0)) instead of a
 -- bare literal: DataFusion 55 treats a per-branch literal as a constant of the whole union and then
 -- rejects an ORDER BY on that column (SanityCheckPlan, apache/datafusion#17372).
