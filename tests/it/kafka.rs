@@ -407,3 +407,28 @@ fn transactions_committed_land_aborted_do_not_and_idle_still_ends() {
     assert_eq!(readings(&lake), 400);
     assert_eq!(sql_count(&lake, "SELECT count(*) AS n FROM readings WHERE reading_id IN ('txn-300', 'txn-399')"), 0);
 }
+
+/// Configuration mistakes are usage errors (exit 2) that say what to change, and a secret never
+/// comes from the configuration file. No broker needed.
+#[test]
+fn kafka_configuration_mistakes_exit_2_with_what_to_fix() {
+    let dir = tempdir();
+    let lake = dir.path().join("lake");
+    let run = |args: &[&str], config: &str| {
+        let cfg = write(dir.path(), "bad.toml", config);
+        let out = alara().args(["ingest", "--lake"]).arg(&lake).args(args).arg("--config").arg(&cfg).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, err) = run(&["--kafka"], "");
+    assert_eq!(code, Some(2));
+    assert!(err.contains("[kafka] brokers"), "{err}");
+    let (code, err) = run(&["--kafka", "127.0.0.1:1"], "[kafka.properties]\n\"sasl.password\" = \"hunter2\"\n");
+    assert_eq!(code, Some(2));
+    assert!(err.contains("ALARA_KAFKA_SASL_PASSWORD") && !err.contains("hunter2"), "{err}");
+    let (code, err) = run(&["--kafka", "127.0.0.1:1"], "[kafka.properties]\n\"no.such.property\" = 1\n");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("no.such.property"), "{err}");
+    let (code, err) = run(&["--kafka", "127.0.0.1:1"], "[kafka.properties]\n\"enable.auto.commit\" = true\n");
+    assert_eq!(code, Some(2));
+    assert!(err.contains("enable.auto.commit"), "{err}");
+}

@@ -17,8 +17,15 @@ pub struct Args {
     /// Lake directory.
     #[arg(long, env = "ALARA_LAKE", value_name = "DIR")]
     pub lake: Option<PathBuf>,
-    /// Kafka bootstrap servers (host:port,…): consume the contract topics.
-    #[arg(long, value_name = "BROKERS", conflicts_with_all = ["readings", "workers", "procedures"])]
+    /// Kafka bootstrap servers (host:port,…): consume the contract topics. Without a value, the
+    /// `[kafka] brokers` of the configuration.
+    #[arg(
+        long,
+        value_name = "BROKERS",
+        num_args = 0..=1,
+        default_missing_value = "",
+        conflicts_with_all = ["readings", "workers", "procedures"]
+    )]
     pub kafka: Option<String>,
     /// Kafka consumer group.
     #[arg(long, value_name = "G", requires = "kafka")]

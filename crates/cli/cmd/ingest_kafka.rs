@@ -24,7 +24,10 @@ pub fn run(lake_dir: &Path, brokers: &str, args: &Args, config: &Config) -> anyh
     let settings = &config.kafka;
     let brokers = if brokers.trim().is_empty() { settings.brokers.clone().unwrap_or_default() } else { brokers.into() };
     if brokers.trim().is_empty() {
-        return Err(UsageError("--kafka: give the bootstrap servers, e.g. --kafka 127.0.0.1:9092".into()).into());
+        return Err(UsageError(
+            "--kafka: give the bootstrap servers (--kafka 127.0.0.1:9092) or set [kafka] brokers in alara.toml".into(),
+        )
+        .into());
     }
     let group = args.group.clone().unwrap_or_else(|| settings.group.clone());
     let client = settings.client_config(&brokers, &group, &|name| std::env::var(name).ok()).map_err(usage)?;

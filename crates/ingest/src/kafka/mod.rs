@@ -93,9 +93,9 @@ pub enum Error {
     /// The configuration cannot work; the message says what to change.
     #[error("{0}")]
     Config(String),
-    /// librdkafka refused the configuration or a request.
+    /// librdkafka refused the configuration or a request (its message says which).
     #[error("Kafka client: {0}")]
-    Client(#[source] rdkafka::error::KafkaError),
+    Client(rdkafka::error::KafkaError),
     /// Validation or the lake write failed.
     #[error(transparent)]
     Core(crate::Error),
@@ -114,7 +114,13 @@ impl Error {
     /// Whether the user fixes this by changing the configuration (bad property, topic name…).
     pub fn is_usage(&self) -> bool {
         use rdkafka::error::KafkaError;
-        matches!(self, Error::Config(_) | Error::Client(KafkaError::ClientCreation(_) | KafkaError::Subscription(_)))
+        matches!(
+            self,
+            Error::Config(_)
+                | Error::Client(
+                    KafkaError::ClientConfig(..) | KafkaError::ClientCreation(_) | KafkaError::Subscription(_)
+                )
+        )
     }
 }
 
