@@ -47,7 +47,9 @@ td{border-bottom:1px solid #e9ecef;padding:6px 8px;vertical-align:top}
 tbody tr:nth-child(even) td{background:#fafbfc}
 .num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 th.num{white-space:normal}
-td .ev{min-width:260px}
+td .ev{min-width:220px}
+section{overflow-x:auto}
+table.alerts-open td .ev,table.alerts-acknowledged td .ev{min-width:0}
 table.overexposure td:first-child{white-space:nowrap}
 .nowrap{white-space:nowrap}
 td.why ul{margin:0;padding-left:18px}
@@ -1265,10 +1267,11 @@ fn alert_rows(ctx: &Ctx, t: &Table, idx: &[usize], acknowledged: bool) -> Vec<Ve
             } else {
                 let state = r.str("state");
                 let hooks = r.str("hooks");
-                let cell = match state.as_str() {
-                    "failed" => format!("{} {}", pill("act", "delivery failing"), esc(&hooks)),
-                    "" => esc(&hooks),
-                    other => format!("{} {}", esc(other), esc(&hooks)),
+                let cell = match (state.as_str(), hooks.is_empty()) {
+                    ("failed", _) => format!("{} {}", pill("act", "delivery failing"), esc(&hooks)),
+                    (_, true) => "no hook configured".to_string(),
+                    ("", false) => esc(&hooks),
+                    (other, false) => format!("{} · {}", esc(other), esc(&hooks)),
                 };
                 row.push(format!(r#"<span class="small">{cell}</span>"#));
             }
