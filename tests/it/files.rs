@@ -115,7 +115,7 @@ fn bad_input_is_rejected_with_reasons_and_good_input_counted_once() {
     assert!(pseudo[0]["worker_id"].as_str().unwrap().starts_with('P'));
     let bytes = all_bytes(&lake);
     assert!(!contains(&bytes, nir.as_bytes()), "clear NIR found in the lake");
-    assert!(!contains(&bytes, nir[..13].as_bytes()), "NIR digits found in the lake");
+    assert!(!contains(&bytes, &nir.as_bytes()[..13]), "NIR digits found in the lake");
     assert!(!contains(&out.stdout, nir.as_bytes()) && !contains(&out.stderr, nir.as_bytes()));
 
     // Re-ingesting the same file changes no count.
