@@ -54,7 +54,9 @@ fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut sink = ParquetSink::new(Lake::open(dir.path()).expect("lake"), WriteOptions::default());
     let flush = Flush { name: "bench".into(), readings: rows.clone(), ..Flush::default() };
-    g.bench_function("parquet write (zstd, fsync, rename)", |b| b.iter(|| sink.write(black_box(&flush)).expect("write")));
+    g.bench_function("parquet write (zstd, fsync, rename)", |b| {
+        b.iter(|| sink.write(black_box(&flush)).expect("write"))
+    });
     g.finish();
 }
 

@@ -24,6 +24,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Generate a realistic data set, ingest it, detect, report and alert: no broker needed.
+    Demo(cmd::demo::Args),
+    /// Write readings, workers and procedures files with known anomalies and a manifest.
+    Generate(cmd::generate::Args),
     /// Consume files or Kafka topics into the lake.
     Ingest(cmd::ingest::Args),
     /// Read-only SQL over the lake and the detection views.
@@ -75,6 +79,8 @@ fn is_missing_key(err: &anyhow::Error) -> bool {
 
 fn run(command: Command, config: &config::Config) -> anyhow::Result<ExitCode> {
     match command {
+        Command::Demo(a) => cmd::demo::run(a, config),
+        Command::Generate(a) => cmd::generate::run(a),
         Command::Ingest(a) => cmd::ingest::run(a, config),
         Command::Sql(a) => cmd::sql::run(a, config),
         Command::Explain(a) => cmd::explain::run(a, config),

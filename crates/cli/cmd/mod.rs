@@ -2,7 +2,9 @@
 
 pub mod alerts;
 pub mod compact;
+pub mod demo;
 pub mod explain;
+pub mod generate;
 pub mod ingest;
 pub mod ingest_kafka;
 pub mod report;

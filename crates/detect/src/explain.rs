@@ -77,12 +77,6 @@ pub fn record(lake: &Lake, e: &Explanation) -> Result<String> {
         ],
     )
     .map_err(|e| Error::Invalid(e.to_string()))?;
-    lake.write(
-        Table::Explanations,
-        None,
-        &format!("explanation-{id}"),
-        &[batch],
-        &WriteOptions::default(),
-    )?;
+    lake.write(Table::Explanations, None, &format!("explanation-{id}"), &[batch], &WriteOptions::default())?;
     Ok(id)
 }
