@@ -346,6 +346,20 @@ mod tests {
     }
 
     #[test]
+    fn the_latency_deadline_follows_the_oldest_buffered_message() {
+        let mut s = state(MemoryLog::default(), 100);
+        s.assign(&[tp(0)]).unwrap();
+        let latency = Duration::from_secs(1);
+        assert_eq!(s.flush_deadline(latency), None, "nothing buffered, no deadline");
+        s.push("dosimetry.readings", 0, 0, Some(GOOD), Utc::now()).unwrap();
+        let first = s.flush_deadline(latency).unwrap();
+        s.push("dosimetry.readings", 0, 1, Some(GOOD), Utc::now()).unwrap();
+        assert_eq!(s.flush_deadline(latency), Some(first), "later messages do not push it back");
+        s.flush().unwrap();
+        assert_eq!(s.flush_deadline(latency), None);
+    }
+
+    #[test]
     fn a_failed_lake_write_records_nothing() {
         let log = MemoryLog::default();
         let mut s = state(log.clone(), 100);
