@@ -125,6 +125,7 @@ pub struct Alert {
     pub quantity: Quantity,
     /// `whole_body` for Hp10; `position/laterality` for Hp3 and Hp007, whose limits apply to
     /// each eye and each hand.
+    #[serde(default)]
     pub body_site: String,
     /// The dose compared (one result, or a sum).
     pub dose_msv: f64,
