@@ -93,7 +93,8 @@ pub struct HookReport {
 }
 
 pub(crate) enum Msg {
-    Alert(Arc<Alert>),
+    /// Alerts raised together (one flush), in order: they arrive at once, so they can group.
+    Alerts(Vec<Arc<Alert>>),
     /// Deliver what is owed until this instant, then stop.
     Close(Instant),
 }
@@ -200,7 +201,9 @@ impl Worker {
                     }
                 };
                 match msg {
-                    Msg::Alert(alert) => self.queue.push_back(Item { alert, failed_recorded: false }),
+                    Msg::Alerts(alerts) => {
+                        self.queue.extend(alerts.into_iter().map(|alert| Item { alert, failed_recorded: false }))
+                    }
                     Msg::Close(deadline) => closing = Some(deadline),
                 }
             }

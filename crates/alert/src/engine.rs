@@ -310,9 +310,12 @@ fn on_flush(shared: &Mutex<Shared>, flush: &Flush) -> Result<Vec<Arc<Alert>>> {
     s.raised += raised.len();
     for a in &raised {
         tracing::info!(alert_id = %a.alert_id, level = a.level.as_str(), worker = %a.worker_id, "{}", a.summary);
-        for route in s.routes.iter().filter(|r| r.filter.accepts(a)) {
+    }
+    for route in &s.routes {
+        let wanted: Vec<Arc<Alert>> = raised.iter().filter(|a| route.filter.accepts(a)).cloned().collect();
+        if !wanted.is_empty() {
             // A worker only goes away at finish(), after which no flush arrives.
-            let _ = route.tx.send(Msg::Alert(Arc::clone(a)));
+            let _ = route.tx.send(Msg::Alerts(wanted));
         }
     }
     Ok(raised)
