@@ -77,3 +77,9 @@ for i, line in enumerate(open(sys.argv[1])):
 else
     echo "kafka: broker unavailable, skipped" >&2
 fi
+
+# 4. Alert latency: a reading's arrival in Kafka to its webhook alert (goal: p99 < 1 s at 5,000/s).
+if [ -n "${BOOT:-}" ]; then
+    echo "== alert latency (Kafka → webhook), 5,000 readings/s" >&2
+    "$PY" scripts/alert-latency.py --alara "$ALARA" --broker "$BOOT" --rate 5000 --seconds 20 || true
+fi
