@@ -546,3 +546,68 @@ fn missing_views_and_bad_arguments_are_handled() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "a missing lake: {}", String::from_utf8_lossy(&o.stderr));
 }
+
+/// Copies a directory tree.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let dest = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_tree(&p, &dest);
+        } else {
+            std::fs::copy(&p, &dest).unwrap();
+        }
+    }
+}
+
+#[test]
+fn an_explained_finding_moves_to_the_explained_table_with_who_and_why() {
+    let dir = scratch("explained");
+    let lake = dir.join("lake");
+    copy_tree(self::lake(), &lake);
+    let rows = sql_json(
+        &lake,
+        "SELECT worker_id, to_char(MIN(period_start), '%Y-%m-%d') AS f, to_char(MAX(period_end), '%Y-%m-%d') AS t, \
+         count(*) AS n FROM unexplained_heterogeneity WHERE signal = 'peer_outlier' \
+         GROUP BY worker_id ORDER BY n DESC, worker_id LIMIT 1",
+    );
+    let row = rows.first().expect("the generated data has a peer outlier");
+    let (w, from, to) = (row["worker_id"].as_str().unwrap(), row["f"].as_str().unwrap(), row["t"].as_str().unwrap());
+    let reason = "Structural heart programme: longer procedures <confirmed> with the cath-lab log";
+    run_ok(alara().args(["explain", "--lake"]).arg(&lake).args([
+        "--worker",
+        w,
+        "--from",
+        from,
+        "--to",
+        to,
+        "--signal",
+        "peer_outlier",
+        "--reason",
+        reason,
+        "--by",
+        "M. Durand (CRP)",
+    ]));
+    let out = dir.join("out");
+    run_ok(alara().args(["report", "--lake"]).arg(&lake).args(["--as-of", AS_OF, "--out"]).arg(&out));
+    let s = summary(&out);
+    let prefix = format!("unexplained_heterogeneity|peer_outlier|{w}|");
+    assert!(!keys(&s).iter().any(|k| k.starts_with(&prefix)), "{w}'s explained peer outliers are no longer findings");
+    let page = html(&out);
+    let explained =
+        page.split("<h3>Explained findings</h3>").nth(1).and_then(|s| s.split("</section>").next()).unwrap();
+    assert!(
+        explained.contains(&format!(r#"<span class="worker-id">{w}</span>"#))
+            || explained.contains(&format!(">{w}</a>"))
+    );
+    assert!(explained.contains("longer procedures &lt;confirmed&gt; with the cath-lab log"), "the reason, escaped");
+    assert!(explained.contains("M. Durand (CRP)"), "who explained it");
+    let csv = std::fs::read_to_string(out.join("explained_findings.csv")).unwrap();
+    let n = row["n"].as_i64().unwrap() as usize;
+    assert_eq!(
+        csv.lines().filter(|l| l.contains(w) && l.contains("peer_outlier")).count(),
+        n,
+        "every explained period"
+    );
+}

@@ -695,6 +695,10 @@ fn wearing(o: &mut String, ctx: &Ctx) {
     }
     o.push_str("<h3>Explained findings</h3>");
     match ctx.table("explained_findings") {
+        Some(t) if !t.is_empty() && t.has("reason") => {
+            o.push_str(r#"<p class="muted small">Findings that a person has explained with <code>alara explain</code>; they no longer appear above.</p>"#);
+            explained_table(o, ctx, t);
+        }
         Some(t) if !t.is_empty() => {
             o.push_str(r#"<p class="muted small">Findings that a person has explained with <code>alara explain</code>; they no longer appear above.</p>"#);
             generic_table(o, t, "explained_findings");
@@ -749,6 +753,52 @@ fn generic_table(o: &mut String, t: &Table, csv_stem: &str) {
     let rows: Vec<Vec<String>> = t.rows.iter().take(MAX_ROWS).map(|r| r.iter().map(cell).collect()).collect();
     table(o, csv_stem, &cols, &rows);
     capped_note(o, rows.len(), t.len(), &format!("{csv_stem}.csv"));
+}
+
+/// Explained findings: what was found, and who explained it, when and why.
+fn explained_table(o: &mut String, ctx: &Ctx, t: &Table) {
+    let period = |r: &crate::table::Row<'_>| match (r.time("period_start"), r.time("period_end")) {
+        (Some(s), Some(e)) => format!("{} → {}", iso_date(s), iso_date(e)),
+        _ => String::new(),
+    };
+    let rows: Vec<Vec<String>> = t
+        .iter()
+        .take(MAX_ROWS)
+        .map(|r| {
+            let what = r.text("level_or_signal").or(r.text("signal")).or(r.text("level")).unwrap_or_default();
+            let by = r.text("explained_by").or(r.text("author")).unwrap_or_default();
+            let at = r.time("explained_at").or(r.time("recorded_at")).map(when).unwrap_or_default();
+            vec![
+                pill("ok", &signal_label(&what)),
+                worker_link(ctx, &r.str("worker_id")),
+                esc(&r.text("quantity").map(|q| quantity_short(&q)).unwrap_or_default()),
+                format!(r#"<span class="nowrap">{}</span>"#, esc(&period(&r))),
+                opt_msv(r.float("value_msv").or(r.float("dose_msv"))),
+                format!(
+                    r#"<strong>{}</strong><br><span class="small muted">{} · {}</span>"#,
+                    esc(&r.str("reason")),
+                    esc(&by),
+                    esc(&at)
+                ),
+                evidence(&r.str("evidence")),
+            ]
+        })
+        .collect();
+    table(
+        o,
+        "explained",
+        &[
+            col("Finding"),
+            col("Worker"),
+            col("Quantity"),
+            col("Period"),
+            num("Dose (mSv)"),
+            col("Explanation"),
+            col("Evidence"),
+        ],
+        &rows,
+    );
+    capped_note(o, rows.len(), t.len(), "explained_findings.csv");
 }
 
 fn rate_cell(rate: Option<f64>) -> String {
