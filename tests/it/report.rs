@@ -611,3 +611,20 @@ fn an_explained_finding_moves_to_the_explained_table_with_who_and_why() {
         "every explained period"
     );
 }
+
+#[test]
+fn an_empty_lake_gives_a_report_that_says_it_knows_nothing() {
+    let dir = scratch("empty");
+    let lake = dir.join("lake");
+    std::fs::create_dir_all(&lake).unwrap();
+    let out = dir.join("out");
+    run_ok(alara().args(["report", "--lake"]).arg(&lake).args(["--as-of", AS_OF, "--out"]).arg(&out));
+    let page = html(&out);
+    assert_eq!(h2s(&page), SECTIONS);
+    assert!(
+        page.contains("No dose result in the lake for wearing periods ended by 2026-10-31"),
+        "a warning, not a green light"
+    );
+    assert!(!page.contains("No worker is over a limit, due for a declaration"), "no all-clear without data");
+    assert_eq!(summary(&out)["counts"]["workers_monitored"], 0);
+}

@@ -288,6 +288,13 @@ fn header(o: &mut String, ctx: &Ctx) {
         None => "first report: every finding counts as new".to_string(),
     });
     let _ = write!(o, r#"<p class="sub">{}</p>"#, esc(&sub.join(" · ")));
+    if c.workers_monitored == 0 {
+        let _ = write!(
+            o,
+            r#"<p class="warn"><strong>No dose result in the lake for wearing periods ended by {}.</strong> This report cannot say whether anyone is overexposed: check that results are being ingested (<code>alara ingest</code>) and the report date.</p>"#,
+            as_of.format("%Y-%m-%d")
+        );
+    }
 
     let projected: BTreeSet<&str> = ctx
         .findings
@@ -386,7 +393,9 @@ fn attention(o: &mut String, ctx: &Ctx) {
     }
     let urgent: Vec<&model::Attention> = ctx.attention.iter().filter(|a| a.severity != Severity::Check).collect();
     let check: Vec<&model::Attention> = ctx.attention.iter().filter(|a| a.severity == Severity::Check).collect();
-    if urgent.is_empty() {
+    if urgent.is_empty() && ctx.counts.workers_monitored == 0 {
+        o.push_str(r#"<p class="warn">No dose result to check: the lake holds none for this period.</p>"#);
+    } else if urgent.is_empty() {
         o.push_str(r#"<p class="empty">No worker is over a limit, due for a declaration, above an investigation level or heading for a limit.</p>"#);
     } else {
         let _ = write!(
