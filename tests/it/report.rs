@@ -531,6 +531,7 @@ fn missing_views_and_bad_arguments_are_handled() {
     let page = html(&out);
     assert_eq!(h2s(&page), SECTIONS, "every section is still on the page");
     assert!(page.contains("Not available"));
+    assert!(!page.contains(r#"<p class="empty">No worker is over a limit"#), "no all-clear without the detection");
 
     // Usage errors exit 2 with a message.
     for args in [vec!["--as-of", "2026-13-01"], vec!["--as-of", AS_OF, "--since", "2026-11-01"]] {

@@ -395,6 +395,10 @@ fn attention(o: &mut String, ctx: &Ctx) {
     let check: Vec<&model::Attention> = ctx.attention.iter().filter(|a| a.severity == Severity::Check).collect();
     if urgent.is_empty() && ctx.counts.workers_monitored == 0 {
         o.push_str(r#"<p class="warn">No dose result to check: the lake holds none for this period.</p>"#);
+    } else if urgent.is_empty() && missing.contains(&"overexposure") {
+        o.push_str(
+            r#"<p class="warn">Overexposures could not be checked: the overexposure detection is not available.</p>"#,
+        );
     } else if urgent.is_empty() {
         o.push_str(r#"<p class="empty">No worker is over a limit, due for a declaration, above an investigation level or heading for a limit.</p>"#);
     } else {
