@@ -629,3 +629,45 @@ fn an_empty_lake_gives_a_report_that_says_it_knows_nothing() {
     assert!(!page.contains("No worker is over a limit, due for a declaration"), "no all-clear without data");
     assert_eq!(summary(&out)["counts"]["workers_monitored"], 0);
 }
+
+#[test]
+fn alerts_acknowledged_since_the_last_report_show_who_handled_them() {
+    let dir = scratch("acks");
+    let lake = dir.join("lake");
+    copy_tree(self::lake(), &lake);
+    let run = |as_of: &str, out: &Path| {
+        run_ok(alara().args(["report", "--lake"]).arg(&lake).args(["--as-of", as_of, "--out"]).arg(out));
+        summary(out)
+    };
+    let out = dir.join("out");
+    let night1 = run(EARLIER, &out);
+    // The alert to acknowledge: the first open one the next report will show.
+    let alerts = sql_json(
+        &lake,
+        "SELECT alert_id FROM alerts WHERE state <> 'withdrawn' AND rule <> 'withdrawal' \
+         AND window_end < TIMESTAMP '2026-11-01T00:00:00Z' ORDER BY raised_at, alert_id LIMIT 1",
+    );
+    let id = alerts.first().and_then(|r| r["alert_id"].as_str()).expect("the generated data raises alerts").to_string();
+    run_ok(alara().args(["alerts", "--lake"]).arg(&lake).args([
+        "--ack",
+        &id,
+        "--by",
+        "Dr Martin (occupational physician)",
+        "--note",
+        "worker seen; lens <protection> reviewed",
+    ]));
+    let night2 = run(AS_OF, &out);
+    assert_eq!(night2["baseline"]["as_of"], EARLIER);
+    assert!(night2["baseline"]["alerts_seen_until"].is_string(), "night 1 recorded how far it had seen: {night1}");
+    assert_eq!(night2["counts"]["acknowledged_since_last_report"], 1, "the acknowledgement made after night 1");
+    let page = html(&out);
+    let acked = page.split("<h3>Acknowledged since the report as of 2026-03-31 (1)</h3>").nth(1).expect("the heading");
+    let acked = acked.split("</table>").next().unwrap();
+    assert!(acked.contains("Dr Martin (occupational physician)") && acked.contains("lens &lt;protection&gt; reviewed"));
+    let open = sql_count(
+        &lake,
+        "SELECT count(*) AS n FROM alerts WHERE acknowledged_at IS NULL AND state <> 'withdrawn' \
+         AND rule <> 'withdrawal' AND COALESCE(window_end, raised_at) < TIMESTAMP '2026-11-01T00:00:00Z'",
+    );
+    assert_eq!(night2["counts"]["open_alerts"].as_i64(), Some(open), "open alerts, as the alerts view counts them");
+}

@@ -1375,6 +1375,13 @@ fn alerts(o: &mut String, ctx: &Ctx) {
         o.push_str(r#"<p class="muted small">Raised and not yet acknowledged (<code>alara alerts --ack ID --by NAME</code>).</p>"#);
         table(o, "alerts-open", &head(false), &alert_rows(ctx, t, &ctx.open_alerts, false));
     }
+    if ctx.counts.withdrawn_alerts > 0 {
+        let _ = write!(
+            o,
+            r#"<p class="muted small">{} alerts were withdrawn because corrected results no longer support them (state <code>withdrawn</code> in alerts.csv).</p>"#,
+            ctx.counts.withdrawn_alerts
+        );
+    }
     let heading = match &ctx.inputs.baseline {
         Some(b) => format!("Acknowledged since the report as of {} ({})", b.as_of, ctx.acknowledged.len()),
         None => format!("Acknowledged (first report: every acknowledgement) ({})", ctx.acknowledged.len()),

@@ -189,6 +189,7 @@ pub fn build(inputs: &Inputs) -> Report {
     let mut open_alerts = Vec::new();
     let mut acknowledged = Vec::new();
     let mut alerts_seen_until: Option<i64> = None;
+    let mut withdrawn_alerts = 0u64;
     if let Some(t) = tables.get("alerts") {
         for (i, r) in t.iter().enumerate() {
             for col in ["raised_at", "acknowledged_at", "state_at"] {
@@ -196,7 +197,9 @@ pub fn build(inputs: &Inputs) -> Report {
                     alerts_seen_until = Some(alerts_seen_until.map_or(ts, |m| m.max(ts)));
                 }
             }
+            let withdrawn = r.str("state") == "withdrawn" || r.str("rule") == "withdrawal";
             match r.time("acknowledged_at") {
+                None if withdrawn => withdrawn_alerts += 1,
                 None => open_alerts.push(i),
                 Some(at) if seen_until.is_none_or(|s| at > s) => acknowledged.push(i),
                 Some(_) => {}
@@ -232,6 +235,7 @@ pub fn build(inputs: &Inputs) -> Report {
             .unwrap_or(0),
         open_alerts: open_alerts.len() as u64,
         acknowledged_since_last_report: acknowledged.len() as u64,
+        withdrawn_alerts,
     };
 
     let ctx = Ctx {

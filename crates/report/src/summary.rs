@@ -28,8 +28,9 @@ pub struct Baseline {
     pub alerts_seen_until: Option<String>,
 }
 
-/// Headline numbers.
+/// Headline numbers. Fields missing from an older summary read as 0.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Counts {
     /// Workers with a legal dose result in the lake up to the as-of date.
     pub workers_monitored: u64,
@@ -57,6 +58,8 @@ pub struct Counts {
     pub open_alerts: u64,
     /// Alerts acknowledged since the baseline.
     pub acknowledged_since_last_report: u64,
+    /// Alerts withdrawn because corrected results no longer support them, and withdrawal notices.
+    pub withdrawn_alerts: u64,
 }
 
 /// A finding in the summary.
