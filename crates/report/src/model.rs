@@ -89,6 +89,8 @@ pub struct Finding {
     pub score: Option<f64>,
     /// Evidence text from the view.
     pub evidence: Option<String>,
+    /// Population whose thresholds apply (`adult`, `apprentice`, `pregnancy`), when the view says.
+    pub population: Option<String>,
     /// Highest dose of the episode, when the window stayed over for several months.
     pub peak_msv: Option<f64>,
     /// Consecutive windows over the level in the episode.
@@ -170,7 +172,8 @@ impl Finding {
         let pct = if self.ratio() > 0.0 { format!(" ({:.0} % of it)", self.ratio() * 100.0) } else { String::new() };
         match (self.kind, self.level.as_str(), v, t) {
             (Kind::Overexposure, "limit" | "investigation", Some(v), Some(t)) => {
-                let mut s = format!("{v} mSv over 12 months, {} {t} mSv{pct}", level_word(&self.level));
+                let whose = if self.population.as_deref() == Some("apprentice") { "apprentice " } else { "" };
+                let mut s = format!("{v} mSv over 12 months, {whose}{} {t} mSv{pct}", level_word(&self.level));
                 if let (Some(n), Some(peak)) = (self.exceeding_windows.filter(|n| *n > 1), self.peak_msv) {
                     let until = self.episode_end.map(|e| format!(" until {}", iso_date(e))).unwrap_or_default();
                     s.push_str(&format!("; over for {n} consecutive months{until}, peak {}", msv(peak)));
@@ -273,6 +276,7 @@ pub fn findings(tables: &BTreeMap<String, Table>) -> Vec<Finding> {
                 threshold_msv: r.float("threshold_msv"),
                 score: None,
                 evidence: r.text("evidence"),
+                population: r.text("population"),
                 peak_msv: r.float("peak_dose_msv"),
                 exceeding_windows: r.int("exceeding_windows"),
                 episode_end: r.time("episode_end"),
@@ -315,6 +319,7 @@ pub fn findings(tables: &BTreeMap<String, Table>) -> Vec<Finding> {
                 threshold_msv: r.float("reference_msv"),
                 score: r.float("p_value").or(r.float("score")),
                 evidence: r.text("evidence"),
+                population: None,
                 peak_msv: None,
                 exceeding_windows: None,
                 episode_end: None,
@@ -346,6 +351,7 @@ pub fn findings(tables: &BTreeMap<String, Table>) -> Vec<Finding> {
                 threshold_msv: r.float("reference_msv"),
                 score: r.float("score"),
                 evidence: r.text("evidence"),
+                population: None,
                 peak_msv: None,
                 exceeding_windows: None,
                 episode_end: None,
