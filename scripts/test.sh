@@ -17,10 +17,12 @@ step "test dependencies (kcat, chromium, pyarrow, duckdb)"
 scripts/test-deps.sh
 
 step "Kafka broker (KRaft, single node)"
+# Stop the broker at the end only if this run started it: a developer's running broker stays up.
+started_broker=0
+scripts/kafka.sh status >/dev/null 2>&1 || started_broker=1
 ALARA_TEST_KAFKA="$(scripts/kafka.sh start)"
 export ALARA_TEST_KAFKA
-started_broker=1
-cleanup() { [ "${started_broker:-0}" = 1 ] && scripts/kafka.sh stop >/dev/null 2>&1 || true; }
+cleanup() { if [ "$started_broker" = 1 ]; then scripts/kafka.sh stop >/dev/null 2>&1 || true; fi; }
 trap cleanup EXIT
 
 step "cargo fmt --check"
