@@ -9,6 +9,7 @@ mod alerts;
 mod common;
 mod detect;
 mod files;
+mod graph;
 mod kafka;
 mod kafka_support;
 mod report;

@@ -11,17 +11,16 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use alara_ingest::FlushObserver;
 use alara_lake::Lake;
-use alara_model::Flush;
+use alara_model::{Flush, FlushObserver, ObserverError};
 use chrono::{DateTime, Utc};
 
 use crate::alert::{Alert, Rule, Window};
 use crate::config::{AlertsConfig, HookConfig, RuleConfig, hook_names};
-use crate::deliver::{HookReport, HookWorker, Msg, Policy, spawn};
-use crate::hooks::{Filter, build};
 use crate::outbox::{Event, EventKind, History, Outbox};
 use crate::rules::{Rules, SeriesKey};
+use crate::transport::deliver::{HookReport, HookWorker, Msg, Policy, spawn};
+use crate::transport::{Filter, build};
 use crate::{Error, Result};
 
 /// Everything the engine needs.
@@ -47,7 +46,7 @@ pub struct Summary {
 /// The alerts already raised, per worker × quantity × body site, to decide whether a condition
 /// is new, what it supersedes, and which alerts a correction may withdraw.
 #[derive(Debug, Default)]
-struct Known {
+struct RaisedAlerts {
     ids: HashSet<String>,
     withdrawn: HashSet<String>,
     by_series: HashMap<SeriesKey, Vec<Arc<Alert>>>,
@@ -62,7 +61,7 @@ fn overlaps(a: &Window, b: &Window) -> bool {
     a.start < end(b) && b.start < end(a)
 }
 
-impl Known {
+impl RaisedAlerts {
     fn insert(&mut self, a: &Arc<Alert>) {
         self.ids.insert(a.alert_id.clone());
         self.by_series.entry(series(a)).or_default().push(Arc::clone(a));
@@ -112,9 +111,11 @@ struct Route {
     tx: Sender<Msg>,
 }
 
-struct Shared {
+/// What the engine holds between flushes, behind one lock: the rules' rolling state, the alerts
+/// raised so far, the outbox and the hooks' queues.
+struct EngineState {
     rules: Rules,
-    known: Known,
+    raised_alerts: RaisedAlerts,
     outbox: Outbox,
     routes: Vec<Route>,
     raised: usize,
@@ -122,7 +123,7 @@ struct Shared {
 
 /// The streaming alert engine of one process.
 pub struct Engine {
-    shared: Arc<Mutex<Shared>>,
+    state: Arc<Mutex<EngineState>>,
     workers: Vec<HookWorker>,
     owed_at_start: usize,
 }
@@ -133,10 +134,10 @@ impl std::fmt::Debug for Engine {
     }
 }
 
-fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+fn lock(state: &Mutex<EngineState>) -> MutexGuard<'_, EngineState> {
     // A panic while holding the lock leaves consistent data (every step is an insert), so a
     // poisoned lock is used as is.
-    shared.lock().unwrap_or_else(|p| p.into_inner())
+    state.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Engine {
@@ -161,15 +162,15 @@ impl Engine {
         }
         let history = History::read(lake)?;
         let rules = if with_rules {
-            crate::replay::rebuild(lake, config.rules.clone(), config.alerts.state_months)?
+            crate::rules::replay::rebuild(lake, config.rules.clone(), config.alerts.state_months)?
         } else {
             Rules::new(config.rules.clone())
         };
-        let mut known = Known::default();
+        let mut raised_alerts = RaisedAlerts::default();
         for a in history.alerts() {
-            known.insert(a);
+            raised_alerts.insert(a);
             if history.withdrawn(&a.alert_id).is_some() {
-                known.withdrawn.insert(a.alert_id.clone());
+                raised_alerts.withdrawn.insert(a.alert_id.clone());
             }
         }
         let outbox = Outbox::new(lake.clone());
@@ -188,8 +189,8 @@ impl Engine {
             workers.push(worker);
         }
         tracing::info!(readings = rules.len(), alerts = history.alerts().len(), "alert engine started");
-        let shared = Shared { rules, known, outbox, routes, raised: 0 };
-        Ok(Engine { shared: Arc::new(Mutex::new(shared)), workers, owed_at_start })
+        let state = EngineState { rules, raised_alerts, outbox, routes, raised: 0 };
+        Ok(Engine { state: Arc::new(Mutex::new(state)), workers, owed_at_start })
     }
 
     /// Alerts the hooks still owed when the engine started (re-sent first).
@@ -197,25 +198,25 @@ impl Engine {
         self.owed_at_start
     }
 
-    /// An observer for [`alara_ingest::Core::observe`]: every durable flush goes through
-    /// [`Engine::on_flush`]. If the outbox cannot be written, the observer panics: the flush's
-    /// source position must not be committed, so the flush is replayed and its alerts raised
+    /// An observer of ingest's durable flushes: every flush goes through [`Engine::on_flush`].
+    /// If the outbox cannot be written, the observer returns the error and ingest stops without
+    /// committing the flush's source position, so the flush is replayed and its alerts raised
     /// at the next start rather than lost.
     pub fn observer(&self) -> Box<dyn FlushObserver + Send> {
-        Box::new(Observer(Arc::clone(&self.shared)))
+        Box::new(Observer(Arc::clone(&self.state)))
     }
 
     /// Evaluates the rules on a durable flush; returns the alerts raised (already in the
     /// outbox and handed to the hooks).
     pub fn on_flush(&self, flush: &Flush) -> Result<Vec<Arc<Alert>>> {
-        on_flush(&self.shared, flush)
+        on_flush(&self.state, flush)
     }
 
     /// Ends the run: each hook delivers what it owes for at most `drain`, then stops.
     pub fn finish(self, drain: Duration) -> Summary {
         let deadline = Instant::now() + drain;
         let raised = {
-            let mut s = lock(&self.shared);
+            let mut s = lock(&self.state);
             // Dropping the routes' senders lets workers see the end of input once the observer
             // (which shares them) is gone too.
             s.routes.clear();
@@ -226,12 +227,12 @@ impl Engine {
     }
 }
 
-fn on_flush(shared: &Mutex<Shared>, flush: &Flush) -> Result<Vec<Arc<Alert>>> {
+fn on_flush(state: &Mutex<EngineState>, flush: &Flush) -> Result<Vec<Arc<Alert>>> {
     if flush.readings.is_empty() && flush.workers.is_empty() {
         return Ok(Vec::new());
     }
     let now = Utc::now();
-    let mut s = lock(shared);
+    let mut s = lock(state);
     for w in &flush.workers {
         s.rules.apply_worker(&w.row, w.ingested_at);
     }
@@ -254,9 +255,9 @@ fn on_flush(shared: &Mutex<Shared>, flush: &Flush) -> Result<Vec<Arc<Alert>>> {
     }
     let mut raised = Vec::new();
     for mut c in candidates {
-        if s.known.admit(&mut c) {
+        if s.raised_alerts.admit(&mut c) {
             let a = Arc::new(c);
-            s.known.insert(&a);
+            s.raised_alerts.insert(&a);
             raised.push(a);
         }
     }
@@ -264,16 +265,16 @@ fn on_flush(shared: &Mutex<Shared>, flush: &Flush) -> Result<Vec<Arc<Alert>>> {
     // each is withdrawn, and a withdrawal notice goes where the alert went.
     let mut withdrawn = Vec::new();
     for key in &corrected {
-        for a in s.known.standing(key) {
+        for a in s.raised_alerts.standing(key) {
             if let Err(why) = s.rules.still_holds(a) {
                 withdrawn.push((Arc::clone(a), why));
             }
         }
     }
     for (a, why) in &withdrawn {
-        s.known.withdrawn.insert(a.alert_id.clone());
+        s.raised_alerts.withdrawn.insert(a.alert_id.clone());
         let notice = Arc::new(a.withdrawal(why, now));
-        s.known.insert(&notice);
+        s.raised_alerts.insert(&notice);
         raised.push(notice);
     }
     if raised.is_empty() {
@@ -304,7 +305,7 @@ fn on_flush(shared: &Mutex<Shared>, flush: &Flush) -> Result<Vec<Arc<Alert>>> {
             .map(|a| a.alert_id.as_str())
             .chain(withdrawn.iter().map(|(a, _)| a.alert_id.as_str()))
             .collect();
-        s.known.forget(&ids);
+        s.raised_alerts.forget(&ids);
         return Err(e);
     }
     s.raised += raised.len();
@@ -321,28 +322,15 @@ fn on_flush(shared: &Mutex<Shared>, flush: &Flush) -> Result<Vec<Arc<Alert>>> {
     Ok(raised)
 }
 
-struct Observer(Arc<Mutex<Shared>>);
+struct Observer(Arc<Mutex<EngineState>>);
 
 impl FlushObserver for Observer {
-    fn flushed(&mut self, flush: &Flush) {
-        let mut last = None;
-        for attempt in 0..3 {
-            match on_flush(&self.0, flush) {
-                Ok(_) => return,
-                Err(e) => {
-                    tracing::error!(attempt, error = %e, "cannot write raised alerts to the outbox");
-                    last = Some(e);
-                    std::thread::sleep(Duration::from_millis(200 << attempt));
-                }
-            }
-        }
-        // See `Engine::observer`: stopping here keeps the alerts of this flush from being lost.
-        panic!(
-            "alerts of flush {} could not be written to the outbox ({}); stopping so that the flush is \
-             replayed and its alerts raised at the next start",
-            flush.name,
-            last.map(|e| e.to_string()).unwrap_or_default()
-        );
+    fn flushed(&mut self, flush: &Flush) -> std::result::Result<(), ObserverError> {
+        // See `Engine::observer`: the error stops the source before it acknowledges the flush.
+        on_flush(&self.0, flush).map(drop).map_err(|e| {
+            tracing::error!(flush = %flush.name, error = %e, "cannot write raised alerts to the outbox");
+            ObserverError::from(e)
+        })
     }
 }
 

@@ -84,7 +84,7 @@ pub struct Event {
     pub author: Option<String>,
     /// Error of a failure, or an acknowledgement's note.
     pub note: Option<String>,
-    /// When.
+    /// When the event happened.
     pub at: DateTime<Utc>,
 }
 
@@ -185,18 +185,18 @@ pub enum HookState {
     Pending,
     /// Owed; the last round of attempts failed.
     Failed,
-    /// Taken.
+    /// The hook took the alert.
     Delivered,
 }
 
 /// An acknowledgement.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ack {
-    /// Who.
+    /// Who recorded handling the alert.
     pub author: String,
     /// Their note.
     pub note: Option<String>,
-    /// When.
+    /// When they recorded it.
     pub at: DateTime<Utc>,
 }
 

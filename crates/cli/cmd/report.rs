@@ -1,12 +1,13 @@
-//! `alara report`: the nightly report. Runs the queries of `alara_report::gather` over the lake
-//! as of a date and hands the results to `alara_report`, which renders and writes the files.
+//! `alara report`: the nightly report. `alara_detect::gather` runs the report's queries over the
+//! lake as of a date; `alara_report` renders the results and writes the files.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use alara_detect::{Session, SessionOptions};
-use alara_report::{BaselinePlan, Inputs, Table, gather};
+use alara_detect::SessionOptions;
+use alara_detect::gather::{DETECTIONS, gather};
+use alara_report::{BaselinePlan, Inputs};
 use anyhow::Context;
 use chrono::NaiveDate;
 
@@ -87,7 +88,7 @@ pub async fn write_report(
     since: Option<NaiveDate>,
     out: &Path,
 ) -> anyhow::Result<Outcome> {
-    let gathered = gather_at(lake, options, as_of, None).await?;
+    let gathered = gather(lake, options, as_of, None).await.context("gathering the report's data")?;
     let previous = match alara_report::read_previous(out) {
         Ok(p) => p,
         Err(e) => {
@@ -97,10 +98,9 @@ pub async fn write_report(
     };
     let baseline = match alara_report::plan_baseline(previous.as_ref(), since, as_of) {
         BaselinePlan::None => None,
-        BaselinePlan::Known(b) => Some(b),
+        BaselinePlan::Previous(b) => Some(b),
         BaselinePlan::Since(d) => {
-            let detections = ["overexposure", "missing_badge", "unexplained_heterogeneity"];
-            let then = gather_at(lake, options, d, Some(&detections)).await?;
+            let then = gather(lake, options, d, Some(DETECTIONS)).await.context("gathering the findings (--since)")?;
             if let Some((name, err)) = then.failed.iter().next() {
                 anyhow::bail!("gathering the findings as of {d} (--since): {name}: {err}");
             }
@@ -121,94 +121,4 @@ pub async fn write_report(
     let report = alara_report::build(&inputs);
     let page = report.write(out).with_context(|| format!("writing the report into {}", out.display()))?;
     Ok(Outcome { page, summary: report.summary, failed: gathered.failed })
-}
-
-struct Gathered {
-    tables: BTreeMap<String, Table>,
-    unavailable: BTreeMap<String, String>,
-    failed: BTreeMap<String, String>,
-}
-
-/// Opens the lake as of a date and runs the report's queries (all, or those named).
-async fn gather_at(
-    lake: &Path,
-    options: &SessionOptions,
-    as_of: NaiveDate,
-    only: Option<&[&str]>,
-) -> anyhow::Result<Gathered> {
-    let session = Session::open(lake, options).await.context("opening the lake")?;
-    restrict_to(&session, as_of).await.context("restricting the lake to the report date")?;
-    let ctx = session.ctx();
-    let mut g = Gathered { tables: BTreeMap::new(), unavailable: BTreeMap::new(), failed: BTreeMap::new() };
-    let legal_results = ctx.table_exist("legal_results").unwrap_or(false);
-    for q in gather::queries(as_of, legal_results) {
-        if only.is_some_and(|names| !names.contains(&q.name)) {
-            continue;
-        }
-        if let Some(missing) = q.needs.iter().find(|n| !ctx.table_exist(**n).unwrap_or(false)) {
-            g.unavailable
-                .insert(q.name.to_string(), format!("`{missing}` is not defined in this version of alara's queries"));
-            continue;
-        }
-        let result = async {
-            let df = session.sql(&q.sql).await?;
-            let schema = df.schema().as_arrow().clone();
-            let batches = df
-                .collect()
-                .await
-                .map_err(|source| alara_detect::Error::DataFusion { context: q.name.to_string(), source })?;
-            anyhow::Ok(Table::from_batches(&schema, &batches)?)
-        }
-        .await;
-        match result {
-            Ok(t) => {
-                g.tables.insert(q.name.to_string(), t);
-            }
-            Err(e) => {
-                g.failed.insert(q.name.to_string(), format!("{e:#}"));
-            }
-        }
-    }
-    Ok(g)
-}
-
-/// Hides data after the report date *below* the views: each raw table of dose data is replaced
-/// by a filtered view of itself, then every view of `queries/` is planned again on top, so the
-/// detections see the lake as it stood at the end of the as-of day.
-async fn restrict_to(session: &Session, as_of: NaiveDate) -> anyhow::Result<()> {
-    let ctx = session.ctx();
-    for (table, predicate) in gather::as_of_filters(as_of) {
-        let Some(provider) = ctx.deregister_table(table)? else { continue };
-        let source = format!("{table}_before_as_of");
-        ctx.register_table(source.as_str(), provider)?;
-        let view = ctx.sql(&format!("SELECT * FROM {source} WHERE {predicate}")).await?.into_view();
-        ctx.register_table(table, view)?;
-    }
-    let queries = session.queries().to_vec();
-    for q in &queries {
-        ctx.deregister_table(q.name.as_str())?;
-    }
-    // Views may read each other: plan those whose inputs exist, then retry the rest.
-    let mut pending: Vec<&alara_detect::Query> = queries.iter().collect();
-    while !pending.is_empty() {
-        let before = pending.len();
-        let mut failed = Vec::new();
-        let mut errors = Vec::new();
-        for q in pending {
-            match ctx.sql(&q.sql).await {
-                Ok(df) => {
-                    ctx.register_table(q.name.as_str(), df.into_view())?;
-                }
-                Err(e) => {
-                    errors.push(format!("{}: {e}", q.name));
-                    failed.push(q);
-                }
-            }
-        }
-        if failed.len() == before {
-            anyhow::bail!("views could not be planned: {}", errors.join("; "));
-        }
-        pending = failed;
-    }
-    Ok(())
 }

@@ -1,52 +1,27 @@
-//! Dose levels used by the detections, with the French regulatory defaults (Code du travail
-//! R4451-6/-8, ASN guide 11), exposed to SQL as the `thresholds` table so that the views name no
-//! number themselves and an advisor can change a level in `alara.toml`.
+//! The `[limits]` section: the regulatory levels ([`Limits`], defaults written once in
+//! `alara-model`) and the parameters of the detections, exposed to SQL as the `thresholds` and
+//! `detect_parameters` tables so that the views name no number themselves and an advisor can
+//! change a level in `alara.toml`.
 
 use std::sync::Arc;
 
+use alara_model::Quantity;
+pub use alara_model::{Limits, QuantityLevels};
 use arrow::array::{Float64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use serde::{Deserialize, Serialize};
-
-/// Limits per quantity in mSv over any 12 consecutive months.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct QuantityLevels {
-    /// Whole body, Hp(10) (effective dose).
-    #[serde(rename = "Hp10")]
-    pub hp10: f64,
-    /// Eye lens, Hp(3).
-    #[serde(rename = "Hp3")]
-    pub hp3: f64,
-    /// Skin and extremities, Hp(0.07).
-    #[serde(rename = "Hp007")]
-    pub hp007: f64,
-}
 
 /// Every configurable level of the detections (and of the streaming alert rules, which use the
 /// same numbers so stream and batch never disagree).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DetectConfig {
-    /// Annual limits for adult exposed workers (R4451-6): 20 / 20 / 500 mSv.
-    pub limit: QuantityLevels,
-    /// Annual limits for apprentices and students aged 16–18 (R4451-8): 6 / 15 / 150 mSv.
-    pub apprentice_limit: QuantityLevels,
-    /// Investigation levels on 12-month sums; defaults are the category-A thresholds of
-    /// R4451-57: 6 / 15 / 150 mSv.
-    pub investigation: QuantityLevels,
-    /// Fraction of the annual limit that one result must reach to be a declaration (ESR)
-    /// candidate (ASN guide 11, criterion 1b): 0.25.
-    pub esr_fraction: f64,
-    /// Dose to the unborn child from declaration to birth (R4451-7): 1 mSv.
-    pub pregnancy_msv: f64,
+    /// The regulatory levels: `limit`, `apprentice_limit`, `investigation`, `esr_fraction`,
+    /// `pregnancy_msv`, `pregnancy_months`, written at the top of `[limits]`.
+    #[serde(flatten)]
+    pub limits: Limits,
     /// Months of recent results used to compute the dose rate for the `projected` level.
     pub projection_months: f64,
-    /// Months after a declared pregnancy whose results count toward the `pregnancy` level; 0
-    /// (the default) counts until a later version of the worker clears the declaration, as the
-    /// contract's "dose since a declared pregnancy" reads. Birth falls within 9 months of the
-    /// declaration, so 9 is the tighter domain choice when HR never clears declarations.
-    pub pregnancy_months: f64,
     /// Fewest consecutive below-threshold passive results that `zero_while_peers_exposed`
     /// scores: 3 (one or two quiet months are leave, not a badge left in the locker).
     pub zero_run_min_results: f64,
@@ -79,13 +54,8 @@ pub struct DetectConfig {
 impl Default for DetectConfig {
     fn default() -> Self {
         DetectConfig {
-            limit: QuantityLevels { hp10: 20.0, hp3: 20.0, hp007: 500.0 },
-            apprentice_limit: QuantityLevels { hp10: 6.0, hp3: 15.0, hp007: 150.0 },
-            investigation: QuantityLevels { hp10: 6.0, hp3: 15.0, hp007: 150.0 },
-            esr_fraction: 0.25,
-            pregnancy_msv: 1.0,
+            limits: Limits::default(),
             projection_months: 3.0,
-            pregnancy_months: 0.0,
             zero_run_min_results: 3.0,
             zero_run_p_value: 0.01,
             peer_min_workers: 3.0,
@@ -101,26 +71,11 @@ impl Default for DetectConfig {
 impl DetectConfig {
     /// Checks that every level is a positive finite number.
     pub fn validate(&self) -> Result<(), String> {
-        let all =
-            [("limit", self.limit), ("apprentice_limit", self.apprentice_limit), ("investigation", self.investigation)];
-        for (name, l) in all {
-            for (q, v) in [("Hp10", l.hp10), ("Hp3", l.hp3), ("Hp007", l.hp007)] {
-                if !(v.is_finite() && v > 0.0) {
-                    return Err(format!("{name}.{q} must be a positive number of mSv, got {v}"));
-                }
-            }
-        }
-        if !(self.esr_fraction > 0.0 && self.esr_fraction <= 1.0) {
-            return Err(format!("esr_fraction must be in (0, 1], got {}", self.esr_fraction));
-        }
-        if !(self.pregnancy_msv.is_finite() && self.pregnancy_msv > 0.0) {
-            return Err(format!("pregnancy_msv must be positive, got {}", self.pregnancy_msv));
-        }
+        self.limits.validate()?;
         if !(self.projection_months >= 1.0 && self.projection_months <= 12.0) {
             return Err(format!("projection_months must be between 1 and 12, got {}", self.projection_months));
         }
         for (name, v, lo, hi) in [
-            ("pregnancy_months", self.pregnancy_months, 0.0, 12.0),
             ("zero_run_min_results", self.zero_run_min_results, 1.0, 120.0),
             ("zero_run_p_value", self.zero_run_p_value, f64::MIN_POSITIVE, 1.0),
             ("peer_min_workers", self.peer_min_workers, 1.0, 1e6),
@@ -144,7 +99,7 @@ impl DetectConfig {
     pub fn parameters_batch(&self) -> RecordBatch {
         let columns = [
             ("projection_months", self.projection_months),
-            ("pregnancy_months", self.pregnancy_months),
+            ("pregnancy_months", self.limits.pregnancy_months),
             ("zero_run_min_results", self.zero_run_min_results),
             ("zero_run_p_value", self.zero_run_p_value),
             ("peer_min_workers", self.peer_min_workers),
@@ -176,23 +131,20 @@ impl DetectConfig {
             level.push(l.to_string());
             value.push(v);
         };
-        for (pop, lim) in [("adult", self.limit), ("apprentice", self.apprentice_limit)] {
-            for (q, v) in [("Hp10", lim.hp10), ("Hp3", lim.hp3), ("Hp007", lim.hp007)] {
-                push(pop, q, "limit", v);
-                push(pop, q, "esr", v * self.esr_fraction);
-                push(pop, q, "projected", v);
+        let l = &self.limits;
+        for (pop, apprentice) in [("adult", false), ("apprentice", true)] {
+            for q in [Quantity::Hp10, Quantity::Hp3, Quantity::Hp007] {
+                push(pop, q.as_str(), "limit", l.annual_limit(apprentice, q));
+                push(pop, q.as_str(), "esr", l.esr_level(apprentice, q));
+                push(pop, q.as_str(), "projected", l.annual_limit(apprentice, q));
             }
         }
-        for pop in ["adult", "apprentice"] {
-            let inv = self.investigation;
-            let lim = if pop == "adult" { self.limit } else { self.apprentice_limit };
-            // An investigation level never sits above the limit of the population.
-            for (q, v, l) in [("Hp10", inv.hp10, lim.hp10), ("Hp3", inv.hp3, lim.hp3), ("Hp007", inv.hp007, lim.hp007)]
-            {
-                push(pop, q, "investigation", v.min(l));
+        for (pop, apprentice) in [("adult", false), ("apprentice", true)] {
+            for q in [Quantity::Hp10, Quantity::Hp3, Quantity::Hp007] {
+                push(pop, q.as_str(), "investigation", l.investigation_level(apprentice, q));
             }
         }
-        push("pregnancy", "Hp10", "pregnancy", self.pregnancy_msv);
+        push("pregnancy", "Hp10", "pregnancy", l.pregnancy_msv);
         let schema = Arc::new(Schema::new(vec![
             Field::new("population", DataType::Utf8, false),
             Field::new("quantity", DataType::Utf8, false),
@@ -241,6 +193,6 @@ mod tests {
     fn a_partial_limits_section_keeps_the_other_defaults() {
         let c: DetectConfig = serde_json::from_str(r#"{"outlier_p_value": 0.01}"#).unwrap();
         assert_eq!(c.outlier_p_value, 0.01);
-        assert_eq!(c.limit, DetectConfig::default().limit);
+        assert_eq!(c.limits, Limits::default());
     }
 }

@@ -5,10 +5,10 @@
 use alara_lake::{Lake, Table};
 use alara_model::{Monitoring, Position, Quantity, Status};
 
+use super::{LegalResult, Rules, WorkerVersion, body_site, counted_dose, is_legal};
 use crate::Result;
 use crate::config::RuleConfig;
 use crate::read::for_each_batch;
-use crate::rules::{Fact, Rules, WorkerFact, body_site, counted_dose, is_legal};
 
 /// The rules over the lake's current content, readings older than `state_months` before the
 /// newest one forgotten.
@@ -23,13 +23,13 @@ pub fn rebuild(lake: &Lake, config: RuleConfig, state_months: u32) -> Result<Rul
             let (Some(id), Some(valid_from), Some(ingested_at)) = (id.get(i), valid_from(i), ingested_at(i)) else {
                 continue;
             };
-            let fact = WorkerFact {
+            let version = WorkerVersion {
                 ingested_at,
                 department: dept.get(i).unwrap_or_default().to_string(),
                 apprentice: apprentice(i).unwrap_or(false),
                 pregnancy_declared_on: pregnancy(i),
             };
-            rules.upsert_worker(id.to_string(), valid_from, fact);
+            rules.upsert_worker(id.to_string(), valid_from, version);
         }
         Ok(())
     })?;
@@ -79,12 +79,16 @@ pub fn rebuild(lake: &Lake, config: RuleConfig, state_months: u32) -> Result<Rul
             let (Some(period_start), Some(period_end), Some(ingested_at)) = (start(i), end(i), ingested_at(i)) else {
                 continue;
             };
-            let fact = Fact {
+            let result = LegalResult {
                 worker_id: w.to_string(),
                 department: dept.get(i).unwrap_or_default().to_string(),
                 quantity: q,
                 monitoring: m,
-                body_site: body_site(q, pos, laterality.get(i)),
+                body_site: body_site(
+                    q,
+                    pos.and_then(|p| p.parse().ok()),
+                    laterality.get(i).and_then(|l| l.parse().ok()),
+                ),
                 dosimeter_id: dosimeter.get(i).unwrap_or_default().to_string(),
                 status: st,
                 revision: revision(i).unwrap_or(0),
@@ -94,7 +98,7 @@ pub fn rebuild(lake: &Lake, config: RuleConfig, state_months: u32) -> Result<Rul
                 ingested_at,
                 origin: origin.get(i).unwrap_or_default().to_string(),
             };
-            rules.upsert((src.to_string(), rid.to_string()), fact);
+            rules.upsert((src.to_string(), rid.to_string()), result);
         }
         Ok(())
     })?;
