@@ -11,4 +11,5 @@ mod detect;
 mod files;
 mod kafka;
 mod kafka_support;
+mod lake;
 mod report;
