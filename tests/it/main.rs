@@ -5,6 +5,7 @@
 //! One test crate on purpose: each test binary links DataFusion (~hundreds of MB); one binary
 //! keeps build and link time down.
 
+mod advisor;
 mod alerts;
 mod common;
 mod detect;
@@ -12,3 +13,4 @@ mod files;
 mod kafka;
 mod kafka_support;
 mod report;
+mod statistics;
