@@ -192,7 +192,7 @@ impl DetectConfig {
                 self.pregnancy_msv, self.pregnancy_warning_msv
             ));
         }
-        if !(self.indicator_priority <= self.indicator_satisfactory) {
+        if self.indicator_priority > self.indicator_satisfactory {
             return Err(format!(
                 "indicator_priority ({}) must not exceed indicator_satisfactory ({})",
                 self.indicator_priority, self.indicator_satisfactory

@@ -207,6 +207,7 @@ impl CaseKind {
                 &["overexposure/investigation", "overexposure/projected", "unexplained_heterogeneity/peer_outlier"]
             }
             EsrHp10 => &["overexposure/projected"],
+            PregnancyHp10 => &["overexposure/pregnancy_warning"],
             ProjectedHp3 => &["unexplained_heterogeneity/peer_outlier"],
             LimitHp10Apprentice => &["overexposure/investigation", "overexposure/projected"],
             ZeroWhilePeersExposed => &["unexplained_heterogeneity/passive_operational_mismatch"],
