@@ -11,4 +11,6 @@ mod detect;
 mod files;
 mod kafka;
 mod kafka_support;
+mod nir;
+mod rejects;
 mod report;
