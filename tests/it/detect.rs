@@ -247,12 +247,14 @@ impl Fixture {
     }
 }
 
-/// A directory under the test target dir, emptied once per test process.
+/// A directory of the calling test's own: a fresh, uniquely named tempfile directory under the
+/// test target dir, so two runs at once never share or delete each other's fixtures. It is kept
+/// after the run (the shared lakes live in statics, which are never dropped, and a failed test's
+/// lake is worth reading); `cargo clean` removes them.
 pub(crate) fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("detect").join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("creating scratch dir");
-    dir
+    let parent = Path::new(env!("CARGO_TARGET_TMPDIR")).join("detect");
+    std::fs::create_dir_all(&parent).expect("creating the scratch parent");
+    tempfile::Builder::new().prefix(&format!("{name}-")).tempdir_in(&parent).expect("creating scratch dir").keep()
 }
 
 pub(crate) fn s<'a>(row: &'a Row, key: &str) -> &'a str {

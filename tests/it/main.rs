@@ -12,5 +12,7 @@ mod detect;
 mod files;
 mod kafka;
 mod kafka_support;
+mod nir;
+mod rejects;
 mod report;
 mod statistics;

@@ -10,20 +10,14 @@ use chrono::{Datelike, NaiveDate};
 
 use crate::{Case, Error, Expect, GenerateOptions, Manifest, generate, min_workers};
 
-/// A directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
+/// A directory of this test's own (tempfile: a unique name, so two runs at once never share it),
+/// removed on drop. `.0` is where to generate (not yet existing, as `generate` expects nothing).
+struct TempDir(PathBuf, #[allow(dead_code)] tempfile::TempDir);
 
 impl TempDir {
     fn new(name: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!("alara-generate-test-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        let t = tempfile::Builder::new().prefix(&format!("alara-generate-test-{name}-")).tempdir().expect("tempdir");
+        TempDir(t.path().join("out"), t)
     }
 }
 
