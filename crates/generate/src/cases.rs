@@ -212,6 +212,9 @@ impl CaseKind {
             LimitHp10Apprentice => &["overexposure/investigation", "overexposure/projected"],
             ZeroWhilePeersExposed => &["unexplained_heterogeneity/passive_operational_mismatch"],
             PassiveOperationalMismatch => &["unexplained_heterogeneity/peer_outlier"],
+            // Ten times the dose per unit of workload crosses the investigation level even with a
+            // quarter of the workload.
+            PeerOutlierHp10 => &["overexposure/investigation", "overexposure/projected"],
             DuplicateNearLimit => &["overexposure/investigation"],
             _ => &[],
         }
