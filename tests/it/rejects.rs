@@ -380,12 +380,10 @@ fn every_bad_input_class_lands_in_rejects_from_kafka_with_its_offset() {
     let mut expected = Vec::new();
     for (kind, topic) in [("readings", &t.readings), ("workers", &t.workers), ("procedures", &t.procedures)] {
         let mut text = Vec::new();
-        let mut offset = 0;
-        for class in classes.iter().filter(|c| c.kind == kind && c.kafka) {
+        for (offset, class) in classes.iter().filter(|c| c.kind == kind && c.kafka).enumerate() {
             text.extend(&class.raw);
             text.push(b'\n');
             expected.push((class, format!("{topic}/0@{offset}"), class.reason));
-            offset += 1;
         }
         let f = d.join(format!("{kind}.msgs"));
         std::fs::write(&f, &text).unwrap();
