@@ -499,8 +499,9 @@ fn since_or_the_previous_summary_decide_what_is_new() {
 
 #[test]
 fn missing_views_and_bad_arguments_are_handled() {
-    // A query directory without the detection and alert views: the report still renders, and
-    // says which sections are not available.
+    // A query directory without the detection and alert views (and the views built on them,
+    // `esr_register` and `inspection_indicator`): the report still renders, and says which
+    // sections are not available.
     let dir = scratch("partial");
     let queries = dir.join("queries");
     std::fs::create_dir_all(&queries).unwrap();
@@ -512,6 +513,8 @@ fn missing_views_and_bad_arguments_are_handled() {
         "explained_findings",
         "alerts",
         "alert_status",
+        "esr_register",
+        "inspection_indicator",
     ];
     for e in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("queries")).unwrap() {
         let p = e.unwrap().path();
