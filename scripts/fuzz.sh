@@ -17,11 +17,10 @@ log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 start=$(date +%s)
 status=0
-for crate in alara-model alara-ingest; do
-    echo "[fuzz] $crate: $cases cases per property (filter '$filter')" >&2
-    ALARA_FUZZ_CASES="$cases" nice -n "${NICE:-19}" cargo test -q -p "$crate" --lib -- "$filter" --nocapture --test-threads 1 \
-        >>"$log" 2>&1 || status=$?
-done
+# --workspace (not -p): the same feature set as the test command, so nothing is rebuilt for it.
+echo "[fuzz] $cases cases per property (filter '$filter')" >&2
+ALARA_FUZZ_CASES="$cases" nice -n "${NICE:-19}" cargo test -q --workspace --lib -- "$filter" --nocapture --test-threads 2 \
+    >>"$log" 2>&1 || status=$?
 grep -E '^fuzz [a-z_]+: [0-9]+ executions' "$log" | sort || true
 total=$(grep -E '^fuzz [a-z_]+: [0-9]+ executions' "$log" | awk '{s += $3} END {print s + 0}')
 if grep -q 'panicked' "$log" || [ "$status" -ne 0 ]; then
