@@ -5,6 +5,7 @@
 //! One test crate on purpose: each test binary links DataFusion (~hundreds of MB); one binary
 //! keeps build and link time down.
 
+mod advisor;
 mod alerts;
 mod common;
 mod detect;
@@ -12,4 +13,7 @@ mod files;
 mod kafka;
 mod kafka_support;
 mod lake;
+mod nir;
+mod rejects;
 mod report;
+mod statistics;

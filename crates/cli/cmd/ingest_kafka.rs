@@ -13,7 +13,6 @@ use std::sync::Arc;
 use alara_ingest::kafka::{self, BoxError, Metrics, OffsetLog, PartitionRange, StopReason, TopicPartition};
 use alara_ingest::{Core, CoreConfig};
 use alara_lake::{DeltaSink, KAFKA_FLUSH_PREFIX, Lake, WriteOptions};
-use alara_model::Validator;
 use anyhow::Context;
 
 use super::ingest::{Args, print_counts};
@@ -34,7 +33,8 @@ pub fn run(lake_dir: &Path, brokers: &str, args: &Args, config: &Config) -> anyh
     let client = settings.client_config(&brokers, &group, &|name| std::env::var(name).ok()).map_err(usage)?;
 
     let lake = Lake::open(lake_dir).with_context(|| format!("opening lake {}", lake_dir.display()))?;
-    let validator = Validator { pseudonymizer: config.pseudonymizer()? };
+    lake.sweep_temporaries(std::time::Duration::from_secs(3600))?;
+    let validator = config.ingest.validator(config.pseudonymizer()?);
     let sink = DeltaSink::new(lake.clone(), WriteOptions::default());
     // The source flushes on its own bounds (size, latency) and marks each flush; the core must
     // never flush by itself.

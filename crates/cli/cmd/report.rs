@@ -196,31 +196,8 @@ async fn restrict_to(session: &Session, as_of: NaiveDate) -> anyhow::Result<()> 
         let view = ctx.sql(&format!("SELECT * FROM {source} WHERE {predicate}")).await?.into_view();
         ctx.register_table(table, view)?;
     }
+    // Views may read each other; they are planned with the same read-only guard as at open.
     let queries = session.queries().to_vec();
-    for q in &queries {
-        ctx.deregister_table(q.name.as_str())?;
-    }
-    // Views may read each other: plan those whose inputs exist, then retry the rest.
-    let mut pending: Vec<&alara_detect::Query> = queries.iter().collect();
-    while !pending.is_empty() {
-        let before = pending.len();
-        let mut failed = Vec::new();
-        let mut errors = Vec::new();
-        for q in pending {
-            match ctx.sql(&q.sql).await {
-                Ok(df) => {
-                    ctx.register_table(q.name.as_str(), df.into_view())?;
-                }
-                Err(e) => {
-                    errors.push(format!("{}: {e}", q.name));
-                    failed.push(q);
-                }
-            }
-        }
-        if failed.len() == before {
-            anyhow::bail!("views could not be planned: {}", errors.join("; "));
-        }
-        pending = failed;
-    }
+    session.plan_views(&queries).await.context("planning the views as of the report date")?;
     Ok(())
 }

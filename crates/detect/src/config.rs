@@ -40,12 +40,24 @@ pub struct DetectConfig {
     pub esr_fraction: f64,
     /// Dose to the unborn child from declaration to birth (R4451-7): 1 mSv.
     pub pregnancy_msv: f64,
+    /// Warning level on the dose since a declared pregnancy, before `pregnancy_msv` is reached
+    /// (level `pregnancy_warning`): 0.5 mSv, half the limit, so that the physician and the CRP
+    /// can adjust the post while the limit still holds.
+    pub pregnancy_warning_msv: f64,
+    /// 12-month sums above which a non-classified worker received more than the category allows
+    /// (ASN guide 11 criterion 1a, level `classification`): the category B thresholds of
+    /// R4451-57, 1 mSv effective and 50 mSv extremities; lens 15 mSv (no B lens criterion in
+    /// the text: a lens above the A threshold is beyond any non-classified post).
+    pub classification_none: QuantityLevels,
+    /// The same for a category B worker: the category A thresholds of R4451-57, 6 / 15 / 150 mSv
+    /// (Centre Oscar Lambret 2025: a category B technologist at 6 mSv in 12 months).
+    pub classification_b: QuantityLevels,
     /// Months of recent results used to compute the dose rate for the `projected` level.
     pub projection_months: f64,
-    /// Months after a declared pregnancy whose results count toward the `pregnancy` level; 0
-    /// (the default) counts until a later version of the worker clears the declaration, as the
-    /// contract's "dose since a declared pregnancy" reads. Birth falls within 9 months of the
-    /// declaration, so 9 is the tighter domain choice when HR never clears declarations.
+    /// Months after a declared pregnancy at which the episode ends (the expected delivery date):
+    /// 9, since birth falls within 9 months of any declaration; a later version of the worker
+    /// that clears the declaration (the birth recorded by HR) ends it earlier. 0 counts until HR
+    /// clears it. A badge straddling the declaration or this end counts pro rata.
     pub pregnancy_months: f64,
     /// Fewest consecutive below-threshold passive results that `zero_while_peers_exposed`
     /// scores: 3 (one or two quiet months are leave, not a badge left in the locker).
@@ -74,6 +86,45 @@ pub struct DetectConfig {
     /// …and by at least this many mSv, on top of the recording threshold of a below-threshold
     /// badge (which is read as anywhere between 0 and the threshold): 0.2 mSv.
     pub mismatch_min_msv: f64,
+    /// False discovery rate of the statistical signals (`peer_outlier`,
+    /// `zero_while_peers_exposed`): Benjamini–Hochberg over everyone tested in a calendar quarter,
+    /// so that on ordinary data the expected share of false findings stays at or below it: 0.05.
+    pub fdr_rate: f64,
+    /// Factor from a surrogate dosimeter worn at the collar or over the apron (Hp0.07 or Hp10,
+    /// the larger of the month) to the eye lens Hp3, for `lens_estimate`: 1.0. Sources
+    /// (DOMAIN.md section 7.2): the larger collar reading is used as the Hp(3) surrogate (JHPS,
+    /// R68); neck badges tend to overestimate the eye dose (R61); the generator's own calibration
+    /// is 0.9 x collar Hp0.07. 1.0 is therefore conservative (an over-estimate rather than a miss).
+    pub lens_surrogate_factor: f64,
+    /// Workload of a quarter that calls for an eye-lens dosimeter for an operator (radiologist,
+    /// cardiologist, surgeon) at the table: dose-area product, Gy.cm2: 2500, i.e. about 5 mSv a
+    /// year to an unprotected lens at 0.5 uSv per Gy.cm2 (DOMAIN.md 7.2: ~46 uSv per
+    /// interventional procedure at the collar, ~430 procedures a year reach 20 mSv).
+    pub lens_call_dap_gycm2: f64,
+    /// The same call when the dose-area product is not recorded: fluoroscopy minutes in a quarter
+    /// (600, about 40 procedures of 15 minutes).
+    pub lens_call_fluoroscopy_min: f64,
+    /// Surrogate dose of a quarter (collar or over-apron, mSv) that calls for an eye-lens
+    /// dosimeter whatever the role: 3 mSv, the UK proposal of 1 mSv a month at the collar (R65).
+    pub lens_call_surrogate_msv: f64,
+    /// Workload of a quarter that calls for a ring for an operator: 5000 Gy.cm2 of dose-area
+    /// product, about 50 mSv a year to the hands (the category B extremity criterion) at
+    /// 2.5 uSv per Gy.cm2.
+    pub extremity_call_dap_gycm2: f64,
+    /// Surrogate dose of a quarter (over-apron, mSv) that calls for a ring whatever the role:
+    /// 5 mSv, from the screening rule "over-apron badge above 20 mSv a year: hands likely above
+    /// 50 mSv, monitor them" (R66).
+    pub extremity_call_surrogate_msv: f64,
+    /// Working days after detection to declare a significant event (ASN guide 11, commonly
+    /// quoted, unconfirmed in DOMAIN.md section 5): 2.
+    pub esr_declaration_working_days: f64,
+    /// Months after the declaration to send the event report (CRES): 2 (same caveat).
+    pub esr_report_months: f64,
+    /// Share of results analysed and of heterogeneities explained at or above which a
+    /// department is `satisfactory` in inspection_indicator: 0.85 (ASNR inspection summaries).
+    pub indicator_satisfactory: f64,
+    /// Share below which it is `priority` (between the two: `progress`): 0.65.
+    pub indicator_priority: f64,
 }
 
 impl Default for DetectConfig {
@@ -84,8 +135,11 @@ impl Default for DetectConfig {
             investigation: QuantityLevels { hp10: 6.0, hp3: 15.0, hp007: 150.0 },
             esr_fraction: 0.25,
             pregnancy_msv: 1.0,
+            pregnancy_warning_msv: 0.5,
+            classification_none: QuantityLevels { hp10: 1.0, hp3: 15.0, hp007: 50.0 },
+            classification_b: QuantityLevels { hp10: 6.0, hp3: 15.0, hp007: 150.0 },
             projection_months: 3.0,
-            pregnancy_months: 0.0,
+            pregnancy_months: 9.0,
             zero_run_min_results: 3.0,
             zero_run_p_value: 0.01,
             peer_min_workers: 3.0,
@@ -94,6 +148,17 @@ impl Default for DetectConfig {
             outlier_min_procedures: 5.0,
             mismatch_factor: 2.0,
             mismatch_min_msv: 0.2,
+            fdr_rate: 0.05,
+            lens_surrogate_factor: 1.0,
+            lens_call_dap_gycm2: 2500.0,
+            lens_call_fluoroscopy_min: 600.0,
+            lens_call_surrogate_msv: 3.0,
+            extremity_call_dap_gycm2: 5000.0,
+            extremity_call_surrogate_msv: 5.0,
+            esr_declaration_working_days: 2.0,
+            esr_report_months: 2.0,
+            indicator_satisfactory: 0.85,
+            indicator_priority: 0.65,
         }
     }
 }
@@ -101,8 +166,13 @@ impl Default for DetectConfig {
 impl DetectConfig {
     /// Checks that every level is a positive finite number.
     pub fn validate(&self) -> Result<(), String> {
-        let all =
-            [("limit", self.limit), ("apprentice_limit", self.apprentice_limit), ("investigation", self.investigation)];
+        let all = [
+            ("limit", self.limit),
+            ("apprentice_limit", self.apprentice_limit),
+            ("investigation", self.investigation),
+            ("classification_none", self.classification_none),
+            ("classification_b", self.classification_b),
+        ];
         for (name, l) in all {
             for (q, v) in [("Hp10", l.hp10), ("Hp3", l.hp3), ("Hp007", l.hp007)] {
                 if !(v.is_finite() && v > 0.0) {
@@ -115,6 +185,18 @@ impl DetectConfig {
         }
         if !(self.pregnancy_msv.is_finite() && self.pregnancy_msv > 0.0) {
             return Err(format!("pregnancy_msv must be positive, got {}", self.pregnancy_msv));
+        }
+        if !(self.pregnancy_warning_msv > 0.0 && self.pregnancy_warning_msv <= self.pregnancy_msv) {
+            return Err(format!(
+                "pregnancy_warning_msv must be positive and at most pregnancy_msv ({}), got {}",
+                self.pregnancy_msv, self.pregnancy_warning_msv
+            ));
+        }
+        if self.indicator_priority > self.indicator_satisfactory {
+            return Err(format!(
+                "indicator_priority ({}) must not exceed indicator_satisfactory ({})",
+                self.indicator_priority, self.indicator_satisfactory
+            ));
         }
         if !(self.projection_months >= 1.0 && self.projection_months <= 12.0) {
             return Err(format!("projection_months must be between 1 and 12, got {}", self.projection_months));
@@ -129,6 +211,17 @@ impl DetectConfig {
             ("outlier_min_procedures", self.outlier_min_procedures, 1.0, 1e9),
             ("mismatch_factor", self.mismatch_factor, 1.0, 1e6),
             ("mismatch_min_msv", self.mismatch_min_msv, 0.0, 1e6),
+            ("fdr_rate", self.fdr_rate, f64::MIN_POSITIVE, 1.0),
+            ("lens_surrogate_factor", self.lens_surrogate_factor, f64::MIN_POSITIVE, 100.0),
+            ("lens_call_dap_gycm2", self.lens_call_dap_gycm2, 0.0, 1e9),
+            ("lens_call_fluoroscopy_min", self.lens_call_fluoroscopy_min, 0.0, 1e9),
+            ("lens_call_surrogate_msv", self.lens_call_surrogate_msv, 0.0, 1e6),
+            ("extremity_call_dap_gycm2", self.extremity_call_dap_gycm2, 0.0, 1e9),
+            ("extremity_call_surrogate_msv", self.extremity_call_surrogate_msv, 0.0, 1e6),
+            ("esr_declaration_working_days", self.esr_declaration_working_days, 0.0, 60.0),
+            ("esr_report_months", self.esr_report_months, 0.0, 24.0),
+            ("indicator_satisfactory", self.indicator_satisfactory, 0.0, 1.0),
+            ("indicator_priority", self.indicator_priority, 0.0, 1.0),
         ] {
             if !(v >= lo && v <= hi) {
                 return Err(format!("{name} must be between {lo} and {hi}, got {v}"));
@@ -140,7 +233,8 @@ impl DetectConfig {
     /// The `detect_parameters` table: one row, one column per non-dose parameter of the views
     /// (`projection_months`, `pregnancy_months`, `zero_run_min_results`, `zero_run_p_value`,
     /// `peer_min_workers`, `outlier_p_value`, `outlier_min_spread`, `outlier_min_procedures`, `mismatch_factor`,
-    /// `mismatch_min_msv`), all DOUBLE, so the SQL names no number itself.
+    /// `mismatch_min_msv`, `fdr_rate`, the lens surrogate factor, the coverage calls, the ESR
+    /// deadlines and the indicator bands), all DOUBLE, so the SQL names no number itself.
     pub fn parameters_batch(&self) -> RecordBatch {
         let columns = [
             ("projection_months", self.projection_months),
@@ -153,6 +247,17 @@ impl DetectConfig {
             ("outlier_min_procedures", self.outlier_min_procedures),
             ("mismatch_factor", self.mismatch_factor),
             ("mismatch_min_msv", self.mismatch_min_msv),
+            ("fdr_rate", self.fdr_rate),
+            ("lens_surrogate_factor", self.lens_surrogate_factor),
+            ("lens_call_dap_gycm2", self.lens_call_dap_gycm2),
+            ("lens_call_fluoroscopy_min", self.lens_call_fluoroscopy_min),
+            ("lens_call_surrogate_msv", self.lens_call_surrogate_msv),
+            ("extremity_call_dap_gycm2", self.extremity_call_dap_gycm2),
+            ("extremity_call_surrogate_msv", self.extremity_call_surrogate_msv),
+            ("esr_declaration_working_days", self.esr_declaration_working_days),
+            ("esr_report_months", self.esr_report_months),
+            ("indicator_satisfactory", self.indicator_satisfactory),
+            ("indicator_priority", self.indicator_priority),
         ];
         let schema = Arc::new(Schema::new(
             columns.iter().map(|(n, _)| Field::new(*n, DataType::Float64, false)).collect::<Vec<_>>(),
@@ -163,8 +268,9 @@ impl DetectConfig {
     }
 
     /// The `thresholds` table: one row per population × quantity × level.
-    /// Columns: `population` (`adult`, `apprentice`, `pregnancy`), `quantity`, `level`
-    /// (`limit`, `esr`, `investigation`, `pregnancy`), `threshold_msv`.
+    /// Columns: `population` (`adult`, `apprentice`, `pregnancy`, `category_none`, `category_B`),
+    /// `quantity`, `level` (`limit`, `esr`, `investigation`, `projected`, `pregnancy`,
+    /// `pregnancy_warning`, `classification`), `threshold_msv`.
     pub fn thresholds_batch(&self) -> RecordBatch {
         let mut population = Vec::new();
         let mut quantity = Vec::new();
@@ -193,6 +299,12 @@ impl DetectConfig {
             }
         }
         push("pregnancy", "Hp10", "pregnancy", self.pregnancy_msv);
+        push("pregnancy", "Hp10", "pregnancy_warning", self.pregnancy_warning_msv);
+        for (pop, l) in [("category_none", self.classification_none), ("category_B", self.classification_b)] {
+            for (q, v) in [("Hp10", l.hp10), ("Hp3", l.hp3), ("Hp007", l.hp007)] {
+                push(pop, q, "classification", v);
+            }
+        }
         let schema = Arc::new(Schema::new(vec![
             Field::new("population", DataType::Utf8, false),
             Field::new("quantity", DataType::Utf8, false),

@@ -102,6 +102,17 @@ impl Session {
             .map_err(|source| Error::DataFusion { context: "query".into(), source })
     }
 
+    /// Plans `queries` as views (again), read-only like every view file: a caller that swapped
+    /// tables underneath (the report's as-of filters) re-plans the views on top with this.
+    pub async fn plan_views(&self, queries: &[Query]) -> Result<()> {
+        for q in queries {
+            self.ctx
+                .deregister_table(q.name.as_str())
+                .map_err(|source| Error::DataFusion { context: format!("dropping view {}", q.name), source })?;
+        }
+        register_views(&self.ctx, queries).await
+    }
+
     /// Runs one read-only statement and collects the result.
     pub async fn query(&self, sql: &str) -> Result<Vec<RecordBatch>> {
         let df = self.sql(sql).await?;
@@ -121,6 +132,15 @@ fn refusal(word: &str, source: datafusion::error::DataFusionError) -> Error {
     } else {
         Error::DataFusion { context: "query".into(), source }
     }
+}
+
+/// The text after the leading `--` comment lines (the header of a view file).
+fn strip_comments(sql: &str) -> &str {
+    let mut rest = sql.trim_start();
+    while let Some(r) = rest.strip_prefix("--") {
+        rest = r.split_once('\n').map_or("", |(_, after)| after).trim_start();
+    }
+    rest
 }
 
 fn first_word(sql: &str) -> String {
@@ -176,9 +196,20 @@ async fn register_views(ctx: &SessionContext, queries: &[Query]) -> Result<()> {
         let mut errors = Vec::new();
         let before = pending.len();
         for q in pending {
-            let planned = match ctx.sql(&q.sql).await {
+            // The same read-only guard as typed SQL: `ctx.sql` would run a CREATE EXTERNAL TABLE
+            // or COPY found in a view file (`--queries DIR`) while planning it.
+            let planned = match ctx.sql_with_options(&q.sql, read_only()).await {
                 Ok(df) => Ok(df.into_view()),
-                Err(e) => Err(e),
+                Err(e) => match refusal(&first_word(strip_comments(&q.sql)), e) {
+                    Error::ReadOnly(word) => {
+                        return Err(Error::Invalid(format!(
+                            "view file {}.sql: {word} refused: a view file holds one read-only SELECT",
+                            q.name
+                        )));
+                    }
+                    Error::DataFusion { source, .. } => Err(source),
+                    other => return Err(other),
+                },
             };
             match planned {
                 Ok(view) => {

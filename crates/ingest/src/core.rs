@@ -146,7 +146,7 @@ impl<S: BatchSink> Core<S> {
                 return self.flush_if_full();
             }
         };
-        match self.validator.validate(kind, &fields) {
+        match self.validator.validate_at(kind, &fields, now) {
             Ok(record) => {
                 self.counts.accepted[i] += 1;
                 match record {

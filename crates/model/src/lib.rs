@@ -18,6 +18,8 @@
 
 pub mod enums;
 pub mod fields;
+#[cfg(test)]
+mod fuzz;
 pub mod origin;
 pub mod pseudonym;
 pub mod records;
@@ -27,7 +29,7 @@ pub mod sink;
 pub use enums::*;
 pub use fields::{DecodeError, Fields, Value};
 pub use origin::{Origin, Reject};
-pub use pseudonym::{NirError, Pseudonymizer, mask_nir_like, validate_nir};
+pub use pseudonym::{NirError, Pseudonymizer, contains_nir, find_nirs, mask_nir_like, validate_nir};
 pub use records::{Kind, Problems, Procedure, Reading, Record, Validator, Worker};
 pub use schema::Stamped;
 pub use sink::{BatchSink, Flush};
