@@ -10,6 +10,7 @@ mod alerts;
 mod common;
 mod detect;
 mod files;
+mod interop;
 mod kafka;
 mod kafka_support;
 mod lake;
