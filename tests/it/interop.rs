@@ -55,7 +55,14 @@ impl LakeAt {
     }
 
     /// `alara ingest --kafka` in the background, output to a log file.
-    fn kafka_ingest(&self, broker: &str, config: &Path, group: &str, log: &Path, extra: &[&str]) -> std::process::Child {
+    fn kafka_ingest(
+        &self,
+        broker: &str,
+        config: &Path,
+        group: &str,
+        log: &Path,
+        extra: &[&str],
+    ) -> std::process::Child {
         let out = std::fs::File::create(log).expect("log file");
         self.alara()
             .args(["ingest", "--lake", &self.uri, "--kafka", broker, "--group", group, "--config"])
@@ -150,7 +157,10 @@ fn build_lake(lake: &LakeAt, broker: &str, dir: &Path) {
     // The lake is one where the identity rules matter: copies, revisions and rejects.
     let stored = lake.count("SELECT count(*) AS n FROM readings_all");
     let identities = lake.count("SELECT count(*) AS n FROM readings");
-    assert!(stored >= 3 * identities, "every reading is stored at least 3 times ({stored} rows, {identities} identities)");
+    assert!(
+        stored >= 3 * identities,
+        "every reading is stored at least 3 times ({stored} rows, {identities} identities)"
+    );
     assert!(lake.count("SELECT count(*) AS n FROM readings WHERE revision > 0") > 0, "a corrected result");
     assert!(lake.count("SELECT count(*) AS n FROM rejects") > 0, "rejected records");
     assert!(lake.count("SELECT count(*) AS n FROM workers_all") > lake.count("SELECT count(*) AS n FROM workers"));
