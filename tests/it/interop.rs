@@ -117,7 +117,7 @@ fn s3_env() -> Vec<(String, String)> {
 /// source replay of part of the stream, then the same generated files ingested twice.
 fn build_lake(lake: &LakeAt, broker: &str, dir: &Path) {
     let gen_dir = dir.join("gen");
-    run_ok(alara().args(["generate", "--workers", "30", "--months", "12", "--seed", "5", "--out"]).arg(&gen_dir));
+    run_ok(alara().args(["generate", "--workers", "20", "--months", "18", "--seed", "5", "--out"]).arg(&gen_dir));
     let lines: Vec<String> = std::fs::read_to_string(gen_dir.join("readings.jsonl"))
         .expect("generated readings")
         .lines()
