@@ -54,6 +54,13 @@ impl LakeAt {
         rows[0].as_object().and_then(|o| o.values().next()).and_then(Value::as_i64).expect("an integer")
     }
 
+    /// Like [`LakeAt::count`], but `None` while there is no lake yet (the ingest process creates it).
+    fn try_count(&self, sql: &str) -> Option<i64> {
+        let out = self.alara().args(["sql", "--lake", &self.uri, "--format", "json", "-c", sql]).output().ok()?;
+        let v: Value = serde_json::from_slice(&out.stdout).ok()?;
+        v.as_array()?.first()?.as_object()?.values().next()?.as_i64()
+    }
+
     /// `alara ingest --kafka` in the background, output to a log file.
     fn kafka_ingest(
         &self,
@@ -117,7 +124,7 @@ fn s3_env() -> Vec<(String, String)> {
 /// source replay of part of the stream, then the same generated files ingested twice.
 fn build_lake(lake: &LakeAt, broker: &str, dir: &Path) {
     let gen_dir = dir.join("gen");
-    run_ok(alara().args(["generate", "--workers", "20", "--months", "18", "--seed", "5", "--out"]).arg(&gen_dir));
+    run_ok(alara().args(["generate", "--workers", "24", "--months", "18", "--seed", "5", "--out"]).arg(&gen_dir));
     let lines: Vec<String> = std::fs::read_to_string(gen_dir.join("readings.jsonl"))
         .expect("generated readings")
         .lines()
@@ -130,7 +137,12 @@ fn build_lake(lake: &LakeAt, broker: &str, dir: &Path) {
     let group = unique("g");
     produce_lines(broker, &t.readings, lines[..half].iter().cloned());
     let mut first = lake.kafka_ingest(broker, &cfg, &group, &dir.join("ingest-1.log"), &[]);
-    wait_until(LONG, "a first flush in the lake", || lake.count("SELECT count(*) AS n FROM readings_all"), |n| *n > 0);
+    wait_until(
+        LONG,
+        "a first flush in the lake",
+        || lake.try_count("SELECT count(*) AS n FROM readings_all"),
+        |n| n.is_some_and(|n| n > 0),
+    );
     // SIGKILL: no flush of the batch in hand, no commit, no goodbye to the group.
     first.kill().expect("SIGKILL");
     first.wait().expect("wait");
@@ -180,6 +192,11 @@ fn comparable(rows: &[Value]) -> Vec<Value> {
     out
 }
 
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
 fn figure_files() -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(repo().join("tests/interop/figures"))
         .expect("tests/interop/figures")
@@ -208,7 +225,7 @@ fn engines_agree_with_alara(lake: &LakeAt, dir: &Path) {
         panic!(
             "check_engines.py wrote no JSON ({e}); status {}:\n{}",
             run.status,
-            String::from_utf8_lossy(&run.stderr).lines().rev().take(40).collect::<Vec<_>>().join("\n")
+            last_lines(&String::from_utf8_lossy(&run.stderr), 40)
         )
     });
     assert!(run.status.success(), "the engines disagree with one another: {}", report["differences"]);
