@@ -62,16 +62,10 @@ impl LakeAt {
     }
 
     /// `alara ingest --kafka` in the background, output to a log file.
-    fn kafka_ingest(
-        &self,
-        broker: &str,
-        config: &Path,
-        group: &str,
-        log: &Path,
-        extra: &[&str],
-    ) -> std::process::Child {
+    fn kafka_ingest(&self, broker: &str, config: &Path, group: &str, log: &Path, extra: &[&str]) -> Running {
         let out = std::fs::File::create(log).expect("log file");
-        self.alara()
+        let child = self
+            .alara()
             .args(["ingest", "--lake", &self.uri, "--kafka", broker, "--group", group, "--config"])
             .arg(config)
             .args(extra)
@@ -80,7 +74,19 @@ impl LakeAt {
             .stdout(out.try_clone().expect("log file"))
             .stderr(out)
             .spawn()
-            .expect("spawning alara ingest")
+            .expect("spawning alara ingest");
+        Running(child)
+    }
+}
+
+/// A child process killed (SIGKILL) and reaped when dropped, so a failing test leaves no
+/// `alara ingest` behind.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -144,13 +150,13 @@ fn build_lake(lake: &LakeAt, broker: &str, dir: &Path) {
         |n| n.is_some_and(|n| n > 0),
     );
     // SIGKILL: no flush of the batch in hand, no commit, no goodbye to the group.
-    first.kill().expect("SIGKILL");
-    first.wait().expect("wait");
+    first.0.kill().expect("SIGKILL");
+    first.0.wait().expect("wait");
     produce_lines(broker, &t.readings, lines[half..].iter().cloned());
     // The source replays the first tenth of its stream (same identities, same revisions).
     produce_lines(broker, &t.readings, lines[..lines.len() / 10].iter().cloned());
     let mut second = lake.kafka_ingest(broker, &cfg, &group, &dir.join("ingest-2.log"), &["--until-idle"]);
-    let status = second.wait().expect("wait");
+    let status = second.0.wait().expect("wait");
     assert!(
         status.success(),
         "alara ingest --until-idle: {status}\n{}",
