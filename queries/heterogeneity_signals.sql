@@ -1,15 +1,21 @@
 -- name: heterogeneity_signals
 -- description: Doses that differ from what comparable evidence predicts, before explanations
 --   are applied (unexplained_heterogeneity is this view minus what `alara explain` covers).
---   peer_outlier: per worker, quantity and calendar quarter, the legal dose divided by the
+--   peer_outlier: per worker, quantity, body site (each eye, each hand: scored separately) and
+--   calendar quarter, the legal dose divided by the
 --   workload of the quarter (dose-area product when every member of the peer group has one,
 --   else the number of procedures), compared on a log scale with the other workers of the same
---   role and department in that quarter. Robust score: z = (log ratio - median) / (1.4826 * MAD),
---   the scale floored at outlier_min_spread (0.25: the spread of personal habits and procedure mix
---   between ordinary peers, about ±28 %) so that a small or near-identical group does not turn ordinary differences
---   into large scores; p_value = 2 * normal_sf(|z|); flagged under outlier_p_value
---   when the worker attended at least outlier_min_procedures procedures and the group has at least
---   peer_min_workers other members. Below-threshold results are values censored in
+--   role and department in that quarter. Robust score: z = (log ratio - median) / scale, where
+--   scale is the largest of the group's robust spread (1.4826 * MAD), the hospital's (the median
+--   absolute deviation of every scored worker from their group's median, same quantity and
+--   quarter: a small group's own MAD is too noisy to trust) and outlier_min_spread (0.25), so
+--   that persistent person-to-person differences of habits and procedure mix, which published
+--   operator studies show are wide, do not become findings; p_value = 2 * normal_sf(|z|).
+--   Groups with fewer than peer_min_workers other members are not compared; a worker who
+--   attended fewer than outlier_min_procedures procedures is not scored. Flagged when p_value
+--   is under outlier_p_value and passes Benjamini-Hochberg at fdr_rate over every score of the
+--   quarter (everyone tested, all quantities and body sites), so the expected share of false
+--   findings among those flagged stays at or below fdr_rate. Below-threshold results are values censored in
 --   [0, threshold]: half the threshold for the peers' median and spread, and the score of a
 --   worker is taken at the end of that interval nearest the median (a high outlier must be one
 --   with its below-threshold results at 0), so censoring alone never makes an outlier. A low
@@ -33,7 +39,7 @@
 -- bare literal: DataFusion 55 treats a per-branch literal as a constant of the whole union and then
 -- rejects an ORDER BY on that column (SanityCheckPlan, apache/datafusion#17372).
 WITH quarter_dose AS (
-    SELECT worker_id, quantity, (end_month - end_month % 3) / 3 AS quarter, MAX(department) AS department,
+    SELECT worker_id, quantity, body_site, (end_month - end_month % 3) / 3 AS quarter, MAX(department) AS department,
            MIN(period_start) AS period_start, MAX(period_end) AS period_end,
            SUM(counted_msv) AS dose_msv,
            SUM(CASE WHEN counted_msv < recording_threshold_msv THEN recording_threshold_msv / 2.0
@@ -43,7 +49,7 @@ WITH quarter_dose AS (
            bool_or(counted_msv < recording_threshold_msv) AS any_below
     FROM legal_results
     WHERE NOT is_missing
-    GROUP BY worker_id, quantity, (end_month - end_month % 3) / 3
+    GROUP BY worker_id, quantity, body_site, (end_month - end_month % 3) / 3
 ),
 quarter_workload AS (
     SELECT worker_id, (month - month % 3) / 3 AS quarter, SUM(procedures) AS procedures,
@@ -54,7 +60,7 @@ quarter_workload AS (
 ratios AS (
     SELECT d.*, w.role, q.procedures, q.dap_gycm2,
            MIN(CASE WHEN q.dap_gycm2 > 0 THEN 1 ELSE 0 END) OVER (
-               PARTITION BY w.role, d.department, d.quantity, d.quarter) = 1 AS use_dap
+               PARTITION BY w.role, d.department, d.quantity, d.body_site, d.quarter) = 1 AS use_dap
     FROM quarter_dose d
     JOIN quarter_workload q ON q.worker_id = d.worker_id AND q.quarter = d.quarter
     JOIN workers w ON w.worker_id = d.worker_id
@@ -77,15 +83,23 @@ log_ratios AS (
 ),
 centred AS (
     SELECT *,
-           median(log_ratio) OVER (PARTITION BY role, department, quantity, quarter) AS median_log_ratio,
-           COUNT(*) OVER (PARTITION BY role, department, quantity, quarter) AS members
+           median(log_ratio) OVER (PARTITION BY role, department, quantity, body_site, quarter) AS median_log_ratio,
+           COUNT(*) OVER (PARTITION BY role, department, quantity, body_site, quarter) AS members
     FROM log_ratios
+),
+eligible AS (
+    SELECT c.*
+    FROM centred c
+    CROSS JOIN detect_parameters p
+    WHERE c.members - 1 >= p.peer_min_workers
 ),
 spread AS (
     SELECT c.*,
            greatest(1.4826 * median(abs(c.log_ratio - c.median_log_ratio)) OVER (
-                        PARTITION BY c.role, c.department, c.quantity, c.quarter), p.outlier_min_spread) AS scale
-    FROM centred c
+                        PARTITION BY c.role, c.department, c.quantity, c.body_site, c.quarter),
+                    1.4826 * median(abs(c.log_ratio - c.median_log_ratio)) OVER (PARTITION BY c.quantity, c.quarter),
+                    p.outlier_min_spread) AS scale
+    FROM eligible c
     CROSS JOIN detect_parameters p
 ),
 scored AS (
@@ -98,23 +112,43 @@ scored AS (
            END AS z
     FROM spread
 ),
+tested AS (
+    -- Benjamini-Hochberg over every score of the quarter; a score that cannot be reported (a low
+    -- one with below-threshold results) is a test with p = 1.
+    SELECT *,
+           CASE WHEN z > 0 OR NOT any_below THEN least(1.0, 2.0 * normal_sf(abs(z))) ELSE 1.0 END AS p_test
+    FROM scored
+),
+ranked AS (
+    SELECT t.*,
+           ROW_NUMBER() OVER (PARTITION BY t.quarter ORDER BY t.p_test, t.worker_id, t.quantity, t.body_site) AS p_rank,
+           COUNT(*) OVER (PARTITION BY t.quarter) AS tests
+    FROM tested t
+),
+bh AS (
+    SELECT r.*,
+           MAX(CASE WHEN r.p_test <= p.fdr_rate * r.p_rank / r.tests THEN r.p_test END) OVER (PARTITION BY r.quarter)
+               AS bh_cutoff
+    FROM ranked r
+    CROSS JOIN detect_parameters p
+),
 peer_outlier AS (
     SELECT s.worker_id, concat('peer_outlier', substr(s.worker_id, 1, 0)) AS signal, s.quantity, s.period_start, s.period_end, s.dose_msv,
            exp(s.median_log_ratio) * s.workload AS reference_msv, s.z AS score,
-           least(1.0, 2.0 * normal_sf(abs(s.z))) AS p_value,
-           concat(s.quantity, ' ', CAST(round(s.dose_msv, 2) AS VARCHAR), ' mSv in ',
+           s.p_test AS p_value,
+           concat(s.quantity, CASE WHEN s.quantity <> 'Hp10' THEN concat(' (', s.body_site, ')') ELSE '' END, ' ',
+                  CAST(round(s.dose_msv, 2) AS VARCHAR), ' mSv in ',
                   CAST(CAST(s.quarter / 4 AS BIGINT) AS VARCHAR), '-Q', CAST(s.quarter % 4 + 1 AS VARCHAR), ' for ',
                   CAST(round(s.workload, 1) AS VARCHAR), ' ', s.workload_unit, ' (', CAST(s.procedures AS VARCHAR),
                   ' procedures): ', CAST(round(exp(s.log_ratio - s.median_log_ratio), 2) AS VARCHAR),
                   ' times the median rate of ', CAST(s.members - 1 AS VARCHAR), ' peers (', s.role, ', ', s.department,
                   '), who would have received ', CAST(round(exp(s.median_log_ratio) * s.workload, 2) AS VARCHAR),
-                  ' mSv; robust z ', CAST(round(s.z, 1) AS VARCHAR), ', p ',
-                  CAST(least(1.0, 2.0 * normal_sf(abs(s.z))) AS VARCHAR)) AS evidence
-    FROM scored s
+                  ' mSv; robust z ', CAST(round(s.z, 1) AS VARCHAR), ', p ', CAST(s.p_test AS VARCHAR),
+                  ', among ', CAST(s.tests AS VARCHAR), ' scores of the quarter (false discovery rate ',
+                  CAST(p.fdr_rate AS VARCHAR), ')') AS evidence
+    FROM bh s
     CROSS JOIN detect_parameters p
-    WHERE s.members - 1 >= p.peer_min_workers
-      AND 2.0 * normal_sf(abs(s.z)) < p.outlier_p_value
-      AND (s.z > 0 OR NOT s.any_below)
+    WHERE s.p_test < p.outlier_p_value AND s.p_test <= s.bh_cutoff
 ),
 badges AS (
     SELECT worker_id, department, source, reading_id, dosimeter_id, status, period_start, period_end, counted_msv,

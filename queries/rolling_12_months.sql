@@ -13,6 +13,9 @@
 --   dose. recent_msv sums the last `projection_months` months of the window (detect_parameters),
 --   projected_msv extrapolates that rate to 12 months (the `projected` level).
 --   population is `apprentice` when the worker was one at the window's last month, else `adult`.
+--   category is the highest classification (A > B > none) in force when a result of the window
+--   ended: the allowance of the `classification` level (a worker reclassified during the window
+--   is held to the more permissive category, so a reclassification alone never raises it).
 WITH contributions AS (
     -- Each month's dose contributes to the windows ending in that month and the 11 after it.
     SELECT m.*, o.months_ago, m.end_month + o.months_ago AS window_month
@@ -26,6 +29,7 @@ windows AS (
            MAX(CASE WHEN c.months_ago = 0 THEN c.department END) AS department,
            MAX(CASE WHEN c.months_ago = 0 THEN c.last_end END) AS window_end,
            MIN(c.first_start) AS first_result_start,
+           MAX(c.category_rank) AS category_rank,
            round(SUM(c.dose_msv), 6) AS dose_msv,
            CAST(SUM(c.results_count) AS BIGINT) AS results_count,
            CAST(SUM(c.missing_results) AS BIGINT) AS missing_results,
@@ -41,6 +45,7 @@ SELECT worker_id, quantity, body_site, end_month,
        department,
        arrow_cast(make_date(CAST((end_month - 11) / 12 AS INT), CAST((end_month - 11) % 12 + 1 AS INT), 1),
                   'Timestamp(µs, "UTC")') AS window_start,
+       CASE category_rank WHEN 2 THEN 'A' WHEN 1 THEN 'B' WHEN 0 THEN 'none' END AS category,
        window_end, first_result_start, dose_msv, results_count, missing_results, months_with_results,
        recent_msv, recent_msv * 12.0 / projection_months AS projected_msv
 FROM windows

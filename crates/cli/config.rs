@@ -38,11 +38,27 @@ pub struct Config {
 pub struct IngestConfig {
     /// Flush when this many rows are buffered (bounds memory).
     pub max_batch_rows: usize,
+    /// A record whose timestamps lie more than this many hours after the time of ingest is
+    /// rejected (a typo in the year, a `period_end` in 9999).
+    pub future_horizon_hours: u32,
 }
 
 impl Default for IngestConfig {
     fn default() -> Self {
-        IngestConfig { max_batch_rows: 100_000 }
+        IngestConfig {
+            max_batch_rows: 100_000,
+            future_horizon_hours: alara_model::records::DEFAULT_FUTURE_HORIZON.num_hours() as u32,
+        }
+    }
+}
+
+impl IngestConfig {
+    /// The validator these settings and `pseudonymizer` call for.
+    pub fn validator(&self, pseudonymizer: Option<alara_model::Pseudonymizer>) -> alara_model::Validator {
+        alara_model::Validator {
+            future_horizon: chrono::TimeDelta::hours(self.future_horizon_hours.into()),
+            ..alara_model::Validator::with_pseudonymizer(pseudonymizer)
+        }
     }
 }
 

@@ -21,7 +21,10 @@ The rules, written from the contract and the domain notes rather than from the S
   * one result per dosimeter and wearing period (a result with a dose beats one without, then the
     highest revision, then the latest ingested, then the largest origin);
   * a result without dose (lost, not_returned, damaged, no_result) is dropped when a result with a
-    dose exists for the same worker, quantity and month;
+    dose exists for the same worker, quantity and body site over an overlapping period, from the
+    same dosimeter or estimated (by the occupational physician) for the same employer;
+  * an eye or extremity result with no laterality counts for every side the worker has
+    lateralised results for at that position (else it stays "unspecified");
   * a result belongs to the calendar month holding the last microsecond of its period;
   * a window is 12 consecutive calendar months, evaluated at every month holding a result;
   * limits by population (apprentice at the result's end, from the worker version valid then,
@@ -62,7 +65,7 @@ def main(lake):
     con = duckdb.connect()
     # Timestamps as integer microseconds since the epoch (UTC): no time-zone library involved.
     readings = rows(con, f"""
-        SELECT source, reading_id, revision, worker_id, dosimeter_id, monitoring, position, laterality,
+        SELECT source, reading_id, revision, worker_id, employer_siret, dosimeter_id, monitoring, position, laterality,
                quantity, status, dose_msv, origin,
                epoch_us(period_start) AS period_start, epoch_us(period_end) AS period_end,
                epoch_us(ingested_at) AS ingested_at
@@ -113,9 +116,31 @@ def main(lake):
             per_period[key] = (rank, r)
     legal = [r for _, r in per_period.values()]
 
-    # A missing result is dropped when the dose of its month is known.
-    dosed_months = {(r["worker_id"], r["quantity"], r["month"]) for r in legal if not r["missing"]}
-    legal = [r for r in legal if not (r["missing"] and (r["worker_id"], r["quantity"], r["month"]) in dosed_months)]
+    # A missing result is dropped when its own dosimeter or a physician's estimate gives the dose.
+    def stands_for(d, m):
+        return (not d["missing"] and d["worker_id"] == m["worker_id"] and d["quantity"] == m["quantity"]
+                and d["site"] == m["site"] and d["period_start"] < m["period_end"]
+                and d["period_end"] > m["period_start"]
+                and (d["dosimeter_id"] == m["dosimeter_id"]
+                     or (d["status"] == "estimated" and d["employer_siret"] == m["employer_siret"])))
+    by_worker = defaultdict(list)
+    for r in legal:
+        by_worker[r["worker_id"]].append(r)
+    legal = [r for r in legal if not (r["missing"] and any(stands_for(d, r) for d in by_worker[r["worker_id"]]))]
+
+    # Sides: a result with no laterality counts for each side seen at its position.
+    sides = defaultdict(set)
+    for r in legal:
+        if r["quantity"] != "Hp10" and r["laterality"]:
+            sides[(r["worker_id"], r["quantity"], r["position"] or "unspecified")].add(r["laterality"])
+    expanded = []
+    for r in legal:
+        seen = sides.get((r["worker_id"], r["quantity"], r["position"] or "unspecified"))
+        if r["quantity"] != "Hp10" and not r["laterality"] and seen:
+            for side in sorted(seen):
+                expanded.append(dict(r, site=f"{r['position'] or 'unspecified'}/{side}"))
+        else:
+            expanded.append(r)
 
     # Population at the end of each result.
     versions = defaultdict(dict)
@@ -129,7 +154,7 @@ def main(lake):
         return bool((valid[-1] if valid else vs[0][1])["apprentice"])
 
     months = defaultdict(lambda: {"dose": 0.0, "results": 0, "missing": 0, "apprentice": False})
-    for r in legal:
+    for r in expanded:
         m = months[(r["worker_id"], r["quantity"], r["site"], r["month"])]
         if r["counted"] is not None:
             m["dose"] += r["counted"]

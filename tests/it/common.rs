@@ -62,20 +62,19 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 }
 
 /// The Python interpreter used for interop checks (pyarrow, DuckDB), installed by
-/// scripts/test-deps.sh. Under CI=true a missing module is a failure, not a skip.
+/// scripts/test-deps.sh (which the test command, scripts/test.sh, runs first). A missing module
+/// fails the test: a check that did not run must never count as passed. Always `Some`; the
+/// `Option` keeps the callers' `let Some(py) = … else { return }` compiling.
 pub fn python_with(module: &str) -> Option<String> {
     let py = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_string());
-    let ok = Command::new(&py)
-        .args(["-c", &format!("import {module}")])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if ok {
-        Some(py)
-    } else if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("python module {module} is missing under CI=true: run scripts/test-deps.sh");
-    } else {
-        eprintln!("skipping: python module {module} is not installed (scripts/test-deps.sh installs it)");
-        None
+    let out = Command::new(&py).args(["-c", &format!("import {module}")]).output();
+    match out {
+        Ok(o) if o.status.success() => Some(py),
+        Ok(o) => panic!(
+            "python module {module} is missing for {py}: run scripts/test-deps.sh (scripts/test.sh runs it) \
+             — this test cannot run without it\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        Err(e) => panic!("cannot run {py} ({e}): run scripts/test-deps.sh (or set PYTHON)"),
     }
 }

@@ -18,56 +18,60 @@ use serde_json::{Map, Value, json};
 
 use crate::common::*;
 
-type Row = Map<String, Value>;
+pub(crate) type Row = Map<String, Value>;
 
 /// A valid (Luhn) SIRET for every built record.
-const SIRET: &str = "26750045200011";
+pub(crate) const SIRET: &str = "26750045200011";
 
 // ---------------------------------------------------------------------------------------------
 // Building input files
 
 /// A calendar month.
 #[derive(Debug, Clone, Copy)]
-struct Month(NaiveDate);
+pub(crate) struct Month(pub(crate) NaiveDate);
 
 impl Month {
-    fn new(year: i32, month: u32) -> Month {
+    pub(crate) fn new(year: i32, month: u32) -> Month {
         Month(NaiveDate::from_ymd_opt(year, month, 1).expect("valid month"))
     }
-    fn plus(self, k: u32) -> Month {
+    pub(crate) fn plus(self, k: u32) -> Month {
         Month(self.0 + Months::new(k))
     }
-    fn first(self) -> String {
+    pub(crate) fn first(self) -> String {
         self.0.to_string()
     }
-    fn next_first(self) -> String {
+    pub(crate) fn next_first(self) -> String {
         self.plus(1).0.to_string()
     }
-    fn last(self) -> String {
+    pub(crate) fn last(self) -> String {
         self.plus(1).0.pred_opt().expect("a day before").to_string()
     }
-    fn label(self) -> String {
+    pub(crate) fn label(self) -> String {
         format!("{:04}{:02}", self.0.year(), self.0.month())
     }
-    fn day(self, d: u32) -> String {
+    pub(crate) fn day(self, d: u32) -> String {
         self.0.with_day(d).expect("valid day").to_string()
     }
 }
 
 /// The dosimeters of the legal record.
 #[derive(Debug, Clone, Copy)]
-enum Dosimeter {
+pub(crate) enum Dosimeter {
     /// Passive whole-body badge, Hp10 under the apron.
     Badge,
     /// Eye-lens dosimeter, Hp3, left eye.
     Lens,
     /// Ring, Hp007, on the given hand.
     Ring(&'static str),
+    /// Ring, Hp007, with no laterality given.
+    RingNoSide,
+    /// Passive Hp007 badge worn at the collar, over the apron (a lens surrogate).
+    Collar,
 }
 
 /// How a lab writes period_end.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Ends {
+pub(crate) enum Ends {
     /// The last day of the month (bare date).
     LastDay,
     /// Midnight at the start of the next month.
@@ -75,28 +79,51 @@ enum Ends {
 }
 
 #[derive(Default)]
-struct Fixture {
-    readings: Vec<Value>,
-    workers: Vec<String>,
-    procedures: Vec<String>,
+pub(crate) struct Fixture {
+    pub(crate) readings: Vec<Value>,
+    pub(crate) workers: Vec<String>,
+    pub(crate) procedures: Vec<String>,
 }
 
 impl Fixture {
-    fn worker(&mut self, id: &str, department: &str, role: &str, apprentice: bool, pregnancy: Option<&str>) {
+    pub(crate) fn worker(&mut self, id: &str, department: &str, role: &str, apprentice: bool, pregnancy: Option<&str>) {
+        self.worker_version(id, department, role, "A", apprentice, pregnancy, "2020-01-01T00:00:00Z");
+    }
+
+    /// One version of a worker, with its category and valid_from.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn worker_version(
+        &mut self,
+        id: &str,
+        department: &str,
+        role: &str,
+        category: &str,
+        apprentice: bool,
+        pregnancy: Option<&str>,
+        valid_from: &str,
+    ) {
         self.workers.push(format!(
-            "{id};{SIRET};{department};{role};A;{};{apprentice};2020-01-01T00:00:00Z",
+            "{id};{SIRET};{department};{role};{category};{};{apprentice};{valid_from}",
             pregnancy.unwrap_or("")
         ));
     }
 
     /// One lab result for a whole month; `dose` below 0.05 mSv is reported below threshold.
-    fn lab(&mut self, worker: &str, department: &str, d: Dosimeter, m: Month, ends: Ends, dose: f64) -> Value {
+    pub(crate) fn lab(
+        &mut self,
+        worker: &str,
+        department: &str,
+        d: Dosimeter,
+        m: Month,
+        ends: Ends,
+        dose: f64,
+    ) -> Value {
         let (status, value) = if dose < 0.05 { ("below_threshold", Value::Null) } else { ("measured", json!(dose)) };
         self.lab_status(worker, department, d, m, ends, status, value)
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn lab_status(
+    pub(crate) fn lab_status(
         &mut self,
         worker: &str,
         department: &str,
@@ -110,6 +137,8 @@ impl Fixture {
             Dosimeter::Badge => ("passive", "Hp10", "under_apron", Value::Null, "WB".to_string()),
             Dosimeter::Lens => ("lens", "Hp3", "eye", json!("left"), "LENS".to_string()),
             Dosimeter::Ring(side) => ("extremity", "Hp007", "finger", json!(side), format!("RING{side}")),
+            Dosimeter::RingNoSide => ("extremity", "Hp007", "finger", Value::Null, "RINGX".to_string()),
+            Dosimeter::Collar => ("passive", "Hp007", "collar", Value::Null, "COLLAR".to_string()),
         };
         let end = if ends == Ends::LastDay { m.last() } else { m.next_first() };
         let v = json!({
@@ -135,14 +164,22 @@ impl Fixture {
     }
 
     /// Monthly results from `first`, one per dose.
-    fn series(&mut self, worker: &str, department: &str, d: Dosimeter, first: Month, ends: Ends, doses: &[f64]) {
+    pub(crate) fn series(
+        &mut self,
+        worker: &str,
+        department: &str,
+        d: Dosimeter,
+        first: Month,
+        ends: Ends,
+        doses: &[f64],
+    ) {
         for (i, dose) in doses.iter().enumerate() {
             self.lab(worker, department, d, first.plus(i as u32), ends, *dose);
         }
     }
 
     /// One operational entry (08:00–10:00 UTC) on `day`.
-    fn entry(&mut self, worker: &str, department: &str, day: &str, dose: f64) {
+    pub(crate) fn entry(&mut self, worker: &str, department: &str, day: &str, dose: f64) {
         self.readings.push(json!({
             "reading_id": format!("EPD-{worker}-{day}"),
             "source": "EPD",
@@ -162,14 +199,14 @@ impl Fixture {
     }
 
     /// One fluoroscopy procedure (08:10–09:10 UTC, 300 s, 25 Gy·cm²) on `day`.
-    fn procedure(&mut self, worker: &str, department: &str, day: &str) {
+    pub(crate) fn procedure(&mut self, worker: &str, department: &str, day: &str) {
         self.procedures.push(format!(
             "P-{worker}-{day},{worker},{department},cath-lab-1,PCI,{day}T08:10:00Z,{day}T09:10:00Z,300,25"
         ));
     }
 
     /// Writes the three files into `dir` and ingests them into `dir/lake`.
-    fn ingest(&self, dir: &Path) -> PathBuf {
+    pub(crate) fn ingest(&self, dir: &Path) -> PathBuf {
         let text: String = self.readings.iter().map(|v| format!("{v}\n")).collect();
         let readings = write(dir, "readings.jsonl", &text);
         let workers = write(
@@ -210,35 +247,37 @@ impl Fixture {
     }
 }
 
-/// A directory under the test target dir, emptied once per test process.
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("detect").join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("creating scratch dir");
-    dir
+/// A directory of the calling test's own: a fresh, uniquely named tempfile directory under the
+/// test target dir, so two runs at once never share or delete each other's fixtures. It is kept
+/// after the run (the shared lakes live in statics, which are never dropped, and a failed test's
+/// lake is worth reading); `cargo clean` removes them.
+pub(crate) fn scratch(name: &str) -> PathBuf {
+    let parent = Path::new(env!("CARGO_TARGET_TMPDIR")).join("detect");
+    std::fs::create_dir_all(&parent).expect("creating the scratch parent");
+    tempfile::Builder::new().prefix(&format!("{name}-")).tempdir_in(&parent).expect("creating scratch dir").keep()
 }
 
-fn s<'a>(row: &'a Row, key: &str) -> &'a str {
+pub(crate) fn s<'a>(row: &'a Row, key: &str) -> &'a str {
     row.get(key).and_then(Value::as_str).unwrap_or_else(|| panic!("no string {key} in {row:?}"))
 }
 
-fn f(row: &Row, key: &str) -> f64 {
+pub(crate) fn f(row: &Row, key: &str) -> f64 {
     row.get(key).and_then(Value::as_f64).unwrap_or_else(|| panic!("no number {key} in {row:?}"))
 }
 
-fn i(row: &Row, key: &str) -> i64 {
+pub(crate) fn i(row: &Row, key: &str) -> i64 {
     row.get(key).and_then(Value::as_i64).unwrap_or_else(|| panic!("no integer {key} in {row:?}"))
 }
 
-fn close(a: f64, b: f64) -> bool {
+pub(crate) fn close(a: f64, b: f64) -> bool {
     (a - b).abs() < 1e-9
 }
 
 // ---------------------------------------------------------------------------------------------
 // Overexposure: one worker per level, and the controls
 
-const NM: &str = "nuclear-medicine";
-const IC: &str = "interventional-cardiology";
+pub(crate) const NM: &str = "nuclear-medicine";
+pub(crate) const IC: &str = "interventional-cardiology";
 
 fn overexposure_fixture() -> Fixture {
     use Dosimeter::*;
@@ -350,7 +389,7 @@ fn overexposure_lake() -> &'static Path {
     LAKE.get_or_init(|| overexposure_fixture().ingest(&scratch("overexposure")))
 }
 
-fn overexposure_rows(lake: &Path) -> BTreeMap<(String, String, String, String), Row> {
+pub(crate) fn overexposure_rows(lake: &Path) -> BTreeMap<(String, String, String, String), Row> {
     let mut out = BTreeMap::new();
     for r in sql_json(lake, "SELECT * FROM overexposure") {
         let key = (
@@ -385,6 +424,8 @@ fn overexposure_flags_each_level_and_nothing_else() {
         ("ESR", "esr", wb),
         ("ESR", "projected", wb),
         ("PREG", "pregnancy", wb),
+        ("PREG", "pregnancy_warning", wb),
+        ("PREGLOW", "pregnancy_warning", wb),
         ("PROJ", "projected", "Hp3 eye/left"),
         ("STEADY", "investigation", "Hp3 eye/left"),
         ("HANDS", "limit", "Hp007 finger/left"),
@@ -468,10 +509,18 @@ fn esr_pregnancy_and_projected_rows_carry_their_numbers() {
     assert!(close(f(esr, "dose_msv"), 5.2) && close(f(esr, "threshold_msv"), 5.0), "{esr:?}");
     assert_eq!((s(esr, "window_start"), s(esr, "window_end")), ("2025-03-01T00:00:00Z", "2025-03-31T00:00:00Z"));
 
+    // The January badge (1 to 31 January, 30 days) straddles the declaration of 10 January:
+    // 21/30 of its 0.3 mSv count; then 0.3 a month: 0.21, 0.51, 0.81, 1.11 in April.
     let preg = row(&rows, "PREG", "pregnancy", "Hp10", "whole_body");
-    assert!(close(f(preg, "dose_msv"), 1.2) && close(f(preg, "threshold_msv"), 1.0), "{preg:?}");
-    assert_eq!((s(preg, "window_start"), s(preg, "window_end")), ("2025-01-10T00:00:00Z", "2025-05-31T00:00:00Z"));
-    assert_eq!(i(preg, "results_count"), 4, "February to May; the January badge began before the declaration");
+    assert!(close(f(preg, "dose_msv"), 1.11) && close(f(preg, "threshold_msv"), 1.0), "{preg:?}");
+    assert_eq!((s(preg, "window_start"), s(preg, "window_end")), ("2025-01-10T00:00:00Z", "2025-04-30T00:00:00Z"));
+    assert_eq!(i(preg, "results_count"), 4, "January (pro rata) to April");
+    assert!(s(preg, "evidence").contains("pro rata"), "{preg:?}");
+    // The warning level (0.5 mSv) is crossed in February, and by PREGLOW (0.15 a month) in April.
+    let warn = row(&rows, "PREG", "pregnancy_warning", "Hp10", "whole_body");
+    assert!(close(f(warn, "dose_msv"), 0.51) && close(f(warn, "threshold_msv"), 0.5), "{warn:?}");
+    let low = row(&rows, "PREGLOW", "pregnancy_warning", "Hp10", "whole_body");
+    assert!(close(f(low, "dose_msv"), 0.555) && s(low, "window_end") == "2025-04-30T00:00:00Z", "{low:?}");
 
     let proj = row(&rows, "PROJ", "projected", "Hp3", "eye/left");
     assert!(close(f(proj, "dose_msv"), 22.4) && close(f(proj, "threshold_msv"), 20.0), "{proj:?}");
@@ -517,7 +566,7 @@ fn a_lost_badge_is_counted_as_missing_never_as_zero() {
 /// threshold), O1 five times the dose per unit of workload, M1 a badge that saw 1.4 mSv in
 /// February 2025 while the operational dosimeter summed 0.4, N1 without operational dosimeter
 /// in March 2025.
-fn peers_fixture() -> Fixture {
+pub(crate) fn peers_fixture() -> Fixture {
     let mut fx = Fixture::default();
     let jul24 = Month::new(2024, 7);
     let monthly = [
@@ -568,7 +617,7 @@ fn peers_lake() -> &'static Path {
     LAKE.get_or_init(|| peers_fixture().ingest(&scratch("peers")))
 }
 
-fn signals(lake: &Path, view: &str) -> BTreeMap<(String, String), Vec<Row>> {
+pub(crate) fn signals(lake: &Path, view: &str) -> BTreeMap<(String, String), Vec<Row>> {
     let mut out: BTreeMap<(String, String), Vec<Row>> = BTreeMap::new();
     for r in sql_json(lake, &format!("SELECT * FROM {view} ORDER BY worker_id, signal, period_start")) {
         out.entry((s(&r, "worker_id").to_string(), s(&r, "signal").to_string())).or_default().push(r);
@@ -584,10 +633,11 @@ fn zero_while_peers_exposed_is_scored_against_the_peers() {
     let z = &zero[0];
     assert_eq!((s(z, "period_start"), s(z, "period_end")), ("2024-10-01T00:00:00Z", "2025-03-31T00:00:00Z"));
     assert_eq!(i(z, "evidence_count"), 6);
-    // The typical peer had no below-threshold badge in those 6 months: (0 + 0.5) / (6 + 1). Z2's
-    // two and L1's four below-threshold months do not move the median peer.
-    let p = 0.5f64 / 7.0;
-    assert!((f(z, "p_value") - p.powi(6)).abs() < 1e-12 * p.powi(6).max(1e-300) + 1e-18, "{z:?} vs {}", p.powi(6));
+    // p is the mean over the 10 peers of share^6, each share (below + 0.5) / (badges + 1): eight
+    // peers with no below-threshold badge of 6, Z2 with 2 of 6, and L1 whose four months of
+    // leave (no procedure while the department worked) are left out: 0 of 2.
+    let p = (8.0 * (0.5f64 / 7.0).powi(6) + (2.5f64 / 7.0).powi(6) + (0.5f64 / 3.0).powi(6)) / 10.0;
+    assert!((f(z, "p_value") - p).abs() < 1e-9 * p, "{z:?} vs {p}");
     let ev = s(z, "evidence");
     assert!(ev.contains("6 consecutive") && ev.contains("cardiologist") && ev.contains(IC), "{ev}");
     // Two empty months are not a run; four months of leave without procedures are not either.
@@ -826,20 +876,28 @@ fn every_injected_case_is_found_and_controls_stay_silent() {
     ) {
         allowed.insert(("missing_badge".into(), "not_returned".into(), s(&r, "worker_id").to_string()));
     }
-    println!("detections on the generated data set (60 workers, 24 months, seed 7):");
-    println!("{:<28} {:>9} {:>9} {:>9} {:>9} {:>7}", "view", "expected", "found", "flagged", "unexpect.", "recall");
-    for (view, _) in views {
-        let exp = expected.iter().filter(|k| k.0 == view).count();
-        let found = expected.iter().filter(|k| k.0 == view && flagged.contains(*k)).count();
-        let fl: Vec<_> = flagged.iter().filter(|k| k.0 == view).collect();
+    println!("detections on the generated data set (60 workers, 24 months, seed 7), per level or signal:");
+    println!(
+        "{:<28} {:<28} {:>8} {:>6} {:>8} {:>10} {:>7} {:>10}",
+        "view", "level or signal", "expected", "found", "flagged", "unexpected", "recall", "precision"
+    );
+    let kinds: BTreeSet<(String, String)> =
+        expected.iter().chain(flagged.iter()).map(|k| (k.0.clone(), k.1.clone())).collect();
+    for (view, what) in &kinds {
+        let exp = expected.iter().filter(|k| &k.0 == view && &k.1 == what).count();
+        let found = expected.iter().filter(|k| &k.0 == view && &k.1 == what && flagged.contains(*k)).count();
+        let fl: Vec<_> = flagged.iter().filter(|k| &k.0 == view && &k.1 == what).collect();
         let unexpected: Vec<_> = fl.iter().filter(|k| !expected.contains(**k) && !allowed.contains(**k)).collect();
-        let precision = (fl.len() - unexpected.len()) as f64 / fl.len().max(1) as f64;
+        let recall = if exp == 0 { "-".to_string() } else { format!("{:.0}%", 100.0 * found as f64 / exp as f64) };
+        let precision = if fl.is_empty() {
+            "-".to_string()
+        } else {
+            format!("{:.0}%", 100.0 * (fl.len() - unexpected.len()) as f64 / fl.len() as f64)
+        };
         println!(
-            "{view:<28} {exp:>9} {found:>9} {:>9} {:>9} {:>6.0}%   precision {:.0}%",
+            "{view:<28} {what:<28} {exp:>8} {found:>6} {:>8} {:>10} {recall:>7} {precision:>10}",
             fl.len(),
-            unexpected.len(),
-            100.0 * found as f64 / exp.max(1) as f64,
-            100.0 * precision
+            unexpected.len()
         );
         for k in unexpected {
             println!("    unexpected: {k:?}");

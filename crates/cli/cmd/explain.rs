@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use alara_detect::explain::{Explanation, record};
+use alara_detect::explain::{Decision, Explanation, record};
 use alara_lake::Lake;
 use alara_model::records::parse_timestamp;
 use chrono::{Duration, Utc};
@@ -32,6 +32,11 @@ pub struct Args {
     /// Only for this signal or level (e.g. peer_outlier); default: every finding of the period.
     #[arg(long, value_name = "SIGNAL")]
     pub signal: Option<String>,
+    /// For a possible significant event: `declared` (declared to ASNR) or `not_esr` (analysed,
+    /// not an event); needs --signal naming the level (esr, limit, classification, pregnancy).
+    /// Shown in the esr_register view.
+    #[arg(long, value_name = "DECISION")]
+    pub decision: Option<String>,
     /// Author (default: the login name).
     #[arg(long, value_name = "NAME")]
     pub by: Option<String>,
@@ -50,6 +55,13 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
         .or_else(|| std::env::var("USER").ok())
         .or_else(|| std::env::var("LOGNAME").ok())
         .unwrap_or_else(|| "unknown".to_string());
+    let decision = match args.decision.as_deref() {
+        None => None,
+        Some(d) => Some(
+            Decision::parse(d)
+                .ok_or_else(|| UsageError(format!("--decision '{d}' is not one of: declared, not_esr")))?,
+        ),
+    };
     let e = Explanation {
         worker_id: args.worker,
         period_start: from,
@@ -58,6 +70,7 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
         reason: args.reason,
         author,
         recorded_at: Utc::now(),
+        decision,
     };
     let id = record(&lake, &e).map_err(|err| match err {
         alara_detect::Error::Invalid(m) => anyhow::Error::from(UsageError(m)),

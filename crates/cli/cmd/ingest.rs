@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use alara_ingest::{Core, CoreConfig, Counts, ingest_file};
-use alara_lake::{Lake, ParquetSink, WriteOptions};
-use alara_model::{Kind, Validator};
+use alara_lake::{DeltaSink, Lake, WriteOptions};
+use alara_model::Kind;
 use anyhow::Context;
 
 use crate::UsageError;
@@ -80,8 +80,8 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
 pub fn ingest_files(lake_dir: &Path, files: &[(Kind, &Path)], config: &Config) -> anyhow::Result<Counts> {
     let lake = Lake::open(lake_dir).with_context(|| format!("opening lake {}", lake_dir.display()))?;
     lake.sweep_temporaries(std::time::Duration::from_secs(3600))?;
-    let validator = Validator { pseudonymizer: config.pseudonymizer()? };
-    let sink = ParquetSink::new(lake, WriteOptions::default());
+    let validator = config.ingest.validator(config.pseudonymizer()?);
+    let sink = DeltaSink::new(lake, WriteOptions::default());
     let prefix = format!("files-{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%6f"), std::process::id());
     let alerts = super::alerts::start_engine(sink.lake(), config)?;
     let mut core = Core::new(validator, sink, CoreConfig { max_buffered_rows: config.ingest.max_batch_rows }, prefix);

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use alara_detect::SessionOptions;
 use alara_detect::gather::{DETECTIONS, gather};
+use alara_lake::AsOf;
 use alara_report::{BaselinePlan, Inputs};
 use anyhow::Context;
 use chrono::NaiveDate;
@@ -34,18 +35,16 @@ pub struct Args {
     /// Read view definitions from this directory instead of the built-in queries/.
     #[arg(long, value_name = "DIR")]
     pub queries: Option<PathBuf>,
+    /// Which state of the lake to read (default: the latest).
+    #[command(flatten)]
+    pub lake_at: super::sql::LakeAt,
 }
 
 /// Runs the command.
 pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
     let lake = config.lake(args.lake.as_deref())?;
-    if !lake.is_dir() {
-        return Err(UsageError(format!(
-            "{}: no lake there (run `alara ingest` or `alara demo` first)",
-            lake.display()
-        ))
-        .into());
-    }
+    super::sql::check_lake(&lake)?;
+    let lake_at = args.lake_at.as_of()?;
     if args.since.is_some_and(|s| s >= args.as_of) {
         return Err(UsageError(format!(
             "--since {} must be before --as-of {}",
@@ -56,7 +55,7 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
     }
     let options = SessionOptions { queries_dir: args.queries.clone(), config: config.limits.clone() };
     let rt = super::runtime()?;
-    let outcome = rt.block_on(write_report(&lake, &options, args.as_of, args.since, &args.out))?;
+    let outcome = rt.block_on(write_report_at(&lake, &options, &lake_at, args.as_of, args.since, &args.out))?;
     let c = &outcome.summary.counts;
     println!(
         "as of {}: {} workers over a limit, {} ESR candidates, {} new findings, {} workers needing attention",
@@ -80,7 +79,7 @@ pub struct Outcome {
     pub failed: BTreeMap<String, String>,
 }
 
-/// Gathers, renders and writes a report (also used by `alara demo`).
+/// Gathers, renders and writes a report over the latest lake (also used by `alara demo`).
 pub async fn write_report(
     lake: &Path,
     options: &SessionOptions,
@@ -88,7 +87,19 @@ pub async fn write_report(
     since: Option<NaiveDate>,
     out: &Path,
 ) -> anyhow::Result<Outcome> {
-    let gathered = gather(lake, options, as_of, None).await.context("gathering the report's data")?;
+    write_report_at(lake, options, &AsOf::Latest, as_of, since, out).await
+}
+
+/// Gathers, renders and writes a report over the lake as it was at `lake_at`.
+pub async fn write_report_at(
+    lake: &Path,
+    options: &SessionOptions,
+    lake_at: &AsOf,
+    as_of: NaiveDate,
+    since: Option<NaiveDate>,
+    out: &Path,
+) -> anyhow::Result<Outcome> {
+    let gathered = gather(lake, options, lake_at, as_of, None).await.context("gathering the report's data")?;
     let previous = match alara_report::read_previous(out) {
         Ok(p) => p,
         Err(e) => {
@@ -100,7 +111,8 @@ pub async fn write_report(
         BaselinePlan::None => None,
         BaselinePlan::Previous(b) => Some(b),
         BaselinePlan::Since(d) => {
-            let then = gather(lake, options, d, Some(DETECTIONS)).await.context("gathering the findings (--since)")?;
+            let then =
+                gather(lake, options, lake_at, d, Some(DETECTIONS)).await.context("gathering the findings (--since)")?;
             if let Some((name, err)) = then.failed.iter().next() {
                 anyhow::bail!("gathering the findings as of {d} (--since): {name}: {err}");
             }

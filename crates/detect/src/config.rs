@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 #[serde(default, deny_unknown_fields)]
 pub struct DetectConfig {
     /// The regulatory levels: `limit`, `apprentice_limit`, `investigation`, `esr_fraction`,
-    /// `pregnancy_msv`, `pregnancy_months`, written at the top of `[limits]`.
+    /// `pregnancy_msv`, `pregnancy_warning_msv`, `pregnancy_months`, `classification_none`,
+    /// `classification_b`, written at the top of `[limits]`.
     #[serde(flatten)]
     pub limits: Limits,
     /// Months of recent results used to compute the dose rate for the `projected` level.
@@ -49,6 +50,45 @@ pub struct DetectConfig {
     /// …and by at least this many mSv, on top of the recording threshold of a below-threshold
     /// badge (which is read as anywhere between 0 and the threshold): 0.2 mSv.
     pub mismatch_min_msv: f64,
+    /// False discovery rate of the statistical signals (`peer_outlier`,
+    /// `zero_while_peers_exposed`): Benjamini–Hochberg over everyone tested in a calendar quarter,
+    /// so that on ordinary data the expected share of false findings stays at or below it: 0.05.
+    pub fdr_rate: f64,
+    /// Factor from a surrogate dosimeter worn at the collar or over the apron (Hp0.07 or Hp10,
+    /// the larger of the month) to the eye lens Hp3, for `lens_estimate`: 1.0. Sources
+    /// (DOMAIN.md section 7.2): the larger collar reading is used as the Hp(3) surrogate (JHPS,
+    /// R68); neck badges tend to overestimate the eye dose (R61); the generator's own calibration
+    /// is 0.9 x collar Hp0.07. 1.0 is therefore conservative (an over-estimate rather than a miss).
+    pub lens_surrogate_factor: f64,
+    /// Workload of a quarter that calls for an eye-lens dosimeter for an operator (radiologist,
+    /// cardiologist, surgeon) at the table: dose-area product, Gy.cm2: 2500, i.e. about 5 mSv a
+    /// year to an unprotected lens at 0.5 uSv per Gy.cm2 (DOMAIN.md 7.2: ~46 uSv per
+    /// interventional procedure at the collar, ~430 procedures a year reach 20 mSv).
+    pub lens_call_dap_gycm2: f64,
+    /// The same call when the dose-area product is not recorded: fluoroscopy minutes in a quarter
+    /// (600, about 40 procedures of 15 minutes).
+    pub lens_call_fluoroscopy_min: f64,
+    /// Surrogate dose of a quarter (collar or over-apron, mSv) that calls for an eye-lens
+    /// dosimeter whatever the role: 3 mSv, the UK proposal of 1 mSv a month at the collar (R65).
+    pub lens_call_surrogate_msv: f64,
+    /// Workload of a quarter that calls for a ring for an operator: 5000 Gy.cm2 of dose-area
+    /// product, about 50 mSv a year to the hands (the category B extremity criterion) at
+    /// 2.5 uSv per Gy.cm2.
+    pub extremity_call_dap_gycm2: f64,
+    /// Surrogate dose of a quarter (over-apron, mSv) that calls for a ring whatever the role:
+    /// 5 mSv, from the screening rule "over-apron badge above 20 mSv a year: hands likely above
+    /// 50 mSv, monitor them" (R66).
+    pub extremity_call_surrogate_msv: f64,
+    /// Working days after detection to declare a significant event (ASN guide 11, commonly
+    /// quoted, unconfirmed in DOMAIN.md section 5): 2.
+    pub esr_declaration_working_days: f64,
+    /// Months after the declaration to send the event report (CRES): 2 (same caveat).
+    pub esr_report_months: f64,
+    /// Share of results analysed and of heterogeneities explained at or above which a
+    /// department is `satisfactory` in inspection_indicator: 0.85 (ASNR inspection summaries).
+    pub indicator_satisfactory: f64,
+    /// Share below which it is `priority` (between the two: `progress`): 0.65.
+    pub indicator_priority: f64,
 }
 
 impl Default for DetectConfig {
@@ -64,6 +104,17 @@ impl Default for DetectConfig {
             outlier_min_procedures: 5.0,
             mismatch_factor: 2.0,
             mismatch_min_msv: 0.2,
+            fdr_rate: 0.05,
+            lens_surrogate_factor: 1.0,
+            lens_call_dap_gycm2: 2500.0,
+            lens_call_fluoroscopy_min: 600.0,
+            lens_call_surrogate_msv: 3.0,
+            extremity_call_dap_gycm2: 5000.0,
+            extremity_call_surrogate_msv: 5.0,
+            esr_declaration_working_days: 2.0,
+            esr_report_months: 2.0,
+            indicator_satisfactory: 0.85,
+            indicator_priority: 0.65,
         }
     }
 }
@@ -72,6 +123,12 @@ impl DetectConfig {
     /// Checks that every level is a positive finite number.
     pub fn validate(&self) -> Result<(), String> {
         self.limits.validate()?;
+        if self.indicator_priority > self.indicator_satisfactory {
+            return Err(format!(
+                "indicator_priority ({}) must not exceed indicator_satisfactory ({})",
+                self.indicator_priority, self.indicator_satisfactory
+            ));
+        }
         if !(self.projection_months >= 1.0 && self.projection_months <= 12.0) {
             return Err(format!("projection_months must be between 1 and 12, got {}", self.projection_months));
         }
@@ -84,6 +141,17 @@ impl DetectConfig {
             ("outlier_min_procedures", self.outlier_min_procedures, 1.0, 1e9),
             ("mismatch_factor", self.mismatch_factor, 1.0, 1e6),
             ("mismatch_min_msv", self.mismatch_min_msv, 0.0, 1e6),
+            ("fdr_rate", self.fdr_rate, f64::MIN_POSITIVE, 1.0),
+            ("lens_surrogate_factor", self.lens_surrogate_factor, f64::MIN_POSITIVE, 100.0),
+            ("lens_call_dap_gycm2", self.lens_call_dap_gycm2, 0.0, 1e9),
+            ("lens_call_fluoroscopy_min", self.lens_call_fluoroscopy_min, 0.0, 1e9),
+            ("lens_call_surrogate_msv", self.lens_call_surrogate_msv, 0.0, 1e6),
+            ("extremity_call_dap_gycm2", self.extremity_call_dap_gycm2, 0.0, 1e9),
+            ("extremity_call_surrogate_msv", self.extremity_call_surrogate_msv, 0.0, 1e6),
+            ("esr_declaration_working_days", self.esr_declaration_working_days, 0.0, 60.0),
+            ("esr_report_months", self.esr_report_months, 0.0, 24.0),
+            ("indicator_satisfactory", self.indicator_satisfactory, 0.0, 1.0),
+            ("indicator_priority", self.indicator_priority, 0.0, 1.0),
         ] {
             if !(v >= lo && v <= hi) {
                 return Err(format!("{name} must be between {lo} and {hi}, got {v}"));
@@ -95,7 +163,8 @@ impl DetectConfig {
     /// The `detect_parameters` table: one row, one column per non-dose parameter of the views
     /// (`projection_months`, `pregnancy_months`, `zero_run_min_results`, `zero_run_p_value`,
     /// `peer_min_workers`, `outlier_p_value`, `outlier_min_spread`, `outlier_min_procedures`, `mismatch_factor`,
-    /// `mismatch_min_msv`), all DOUBLE, so the SQL names no number itself.
+    /// `mismatch_min_msv`, `fdr_rate`, the lens surrogate factor, the coverage calls, the ESR
+    /// deadlines and the indicator bands), all DOUBLE, so the SQL names no number itself.
     pub fn parameters_batch(&self) -> RecordBatch {
         let columns = [
             ("projection_months", self.projection_months),
@@ -108,6 +177,17 @@ impl DetectConfig {
             ("outlier_min_procedures", self.outlier_min_procedures),
             ("mismatch_factor", self.mismatch_factor),
             ("mismatch_min_msv", self.mismatch_min_msv),
+            ("fdr_rate", self.fdr_rate),
+            ("lens_surrogate_factor", self.lens_surrogate_factor),
+            ("lens_call_dap_gycm2", self.lens_call_dap_gycm2),
+            ("lens_call_fluoroscopy_min", self.lens_call_fluoroscopy_min),
+            ("lens_call_surrogate_msv", self.lens_call_surrogate_msv),
+            ("extremity_call_dap_gycm2", self.extremity_call_dap_gycm2),
+            ("extremity_call_surrogate_msv", self.extremity_call_surrogate_msv),
+            ("esr_declaration_working_days", self.esr_declaration_working_days),
+            ("esr_report_months", self.esr_report_months),
+            ("indicator_satisfactory", self.indicator_satisfactory),
+            ("indicator_priority", self.indicator_priority),
         ];
         let schema = Arc::new(Schema::new(
             columns.iter().map(|(n, _)| Field::new(*n, DataType::Float64, false)).collect::<Vec<_>>(),
@@ -118,8 +198,9 @@ impl DetectConfig {
     }
 
     /// The `thresholds` table: one row per population × quantity × level.
-    /// Columns: `population` (`adult`, `apprentice`, `pregnancy`), `quantity`, `level`
-    /// (`limit`, `esr`, `investigation`, `pregnancy`), `threshold_msv`.
+    /// Columns: `population` (`adult`, `apprentice`, `pregnancy`, `category_none`, `category_B`),
+    /// `quantity`, `level` (`limit`, `esr`, `investigation`, `projected`, `pregnancy`,
+    /// `pregnancy_warning`, `classification`), `threshold_msv`.
     pub fn thresholds_batch(&self) -> RecordBatch {
         let mut population = Vec::new();
         let mut quantity = Vec::new();
@@ -145,6 +226,12 @@ impl DetectConfig {
             }
         }
         push("pregnancy", "Hp10", "pregnancy", l.pregnancy_msv);
+        push("pregnancy", "Hp10", "pregnancy_warning", l.pregnancy_warning_msv);
+        for (pop, levels) in [("category_none", l.classification_none), ("category_B", l.classification_b)] {
+            for (q, v) in levels.each() {
+                push(pop, q.as_str(), "classification", v);
+            }
+        }
         let schema = Arc::new(Schema::new(vec![
             Field::new("population", DataType::Utf8, false),
             Field::new("quantity", DataType::Utf8, false),

@@ -28,6 +28,37 @@ pub struct Explanation {
     pub author: String,
     /// When it was recorded.
     pub recorded_at: DateTime<Utc>,
+    /// For a possible significant event (ESR): whether it was declared. `None` for an ordinary
+    /// explanation.
+    pub decision: Option<Decision>,
+}
+
+/// The decision on a possible significant event (the register of `esr_register`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Declared to the authority (ASNR) as a significant event.
+    Declared,
+    /// Analysed and judged not to be a significant event.
+    NotEsr,
+}
+
+impl Decision {
+    /// The stored spelling: `declared`, `not_esr`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Declared => "declared",
+            Decision::NotEsr => "not_esr",
+        }
+    }
+
+    /// Parses the stored spelling (also `not-esr`).
+    pub fn parse(s: &str) -> Option<Decision> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "declared" => Some(Decision::Declared),
+            "not_esr" | "not-esr" => Some(Decision::NotEsr),
+            _ => None,
+        }
+    }
 }
 
 impl Explanation {
@@ -42,6 +73,7 @@ impl Explanation {
             &self.reason,
             &self.author,
             &self.recorded_at.to_rfc3339(),
+            self.decision.map(Decision::as_str).unwrap_or(""),
         ] {
             h.update(part.as_bytes());
             h.update([0]);
@@ -57,6 +89,12 @@ pub fn record(lake: &Lake, e: &Explanation) -> Result<String> {
     }
     if e.reason.trim().is_empty() {
         return Err(Error::Invalid("an explanation needs a reason".into()));
+    }
+    if e.decision.is_some() && e.signal.is_none() {
+        return Err(Error::Invalid(
+            "a decision is about one finding: name its level with --signal (esr, limit, classification, pregnancy)"
+                .into(),
+        ));
     }
     let id = e.id();
     let ts = |t: &DateTime<Utc>| -> ArrayRef {
@@ -74,6 +112,7 @@ pub fn record(lake: &Lake, e: &Explanation) -> Result<String> {
             s(Some(&e.reason)),
             s(Some(&e.author)),
             ts(&e.recorded_at),
+            s(e.decision.map(Decision::as_str)),
         ],
     )
     .map_err(|e| Error::Invalid(e.to_string()))?;

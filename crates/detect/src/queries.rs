@@ -59,7 +59,9 @@ pub const EMBEDDED: &[(&str, &str)] = embed![
     "monthly_dose",
     "rolling_12_months",
     "monthly_workload",
+    "lens_estimate",
     "overexposure",
+    "classification_review",
     "explanations",
     "missing_badge_signals",
     "missing_badge",
@@ -67,6 +69,11 @@ pub const EMBEDDED: &[(&str, &str)] = embed![
     "unexplained_heterogeneity",
     "explained_findings",
     "findings",
+    // Inspection and declaration (issue 14).
+    "inspection_indicator",
+    "department_dose",
+    "dose_classes",
+    "esr_register",
     // The alert outbox (issue 5): state per hook, then per alert.
     "alert_status",
     "alerts",

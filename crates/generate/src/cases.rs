@@ -67,6 +67,11 @@ pub(crate) const PROJECTED_TAIL: [f64; 3] = [2.20, 2.60, 3.00];
 /// The single Hp10 result of the ESR case (≥ 5 mSv, a quarter of the 20 mSv limit; < 6 so the
 /// 12-month sum stays under the investigation level).
 pub(crate) const ESR_DOSE: f64 = 5.60;
+/// Hp10 per unit of workload of the peer-outlier case, relative to the post: ×10. With ordinary
+/// workers spread by a persistent factor of sigma 0.5 (roster::PERSONAL_SIGMA), ×5 would sit at
+/// 3.2 sigma, inside what a department of ordinary operators produces; ×10 (a badge worn over
+/// the apron, no ceiling shield, no apron) is beyond it.
+pub(crate) const PEER_OUTLIER_SCALE: f64 = 10.0;
 /// The corrected lens value of the typo case; revision 0 carried 100 times this.
 pub(crate) const TYPO_VALUE: f64 = 0.45;
 
@@ -202,10 +207,14 @@ impl CaseKind {
                 &["overexposure/investigation", "overexposure/projected", "unexplained_heterogeneity/peer_outlier"]
             }
             EsrHp10 => &["overexposure/projected"],
+            PregnancyHp10 => &["overexposure/pregnancy_warning"],
             ProjectedHp3 => &["unexplained_heterogeneity/peer_outlier"],
             LimitHp10Apprentice => &["overexposure/investigation", "overexposure/projected"],
             ZeroWhilePeersExposed => &["unexplained_heterogeneity/passive_operational_mismatch"],
             PassiveOperationalMismatch => &["unexplained_heterogeneity/peer_outlier"],
+            // Ten times the dose per unit of workload crosses the investigation level even with a
+            // quarter of the workload.
+            PeerOutlierHp10 => &["overexposure/investigation", "overexposure/projected"],
             DuplicateNearLimit => &["overexposure/investigation"],
             _ => &[],
         }
@@ -399,7 +408,7 @@ impl Placement {
             NotReturned => o.passive_status = self.not_returned.iter().find(|(mm, _)| *mm == i).map(|(_, s)| *s),
             ZeroWhilePeersExposed => o.not_worn = within(self.zero),
             ProcedureWithoutDosimeter => o.no_operational = within(self.procedure_without),
-            PeerOutlierHp10 => o.hp10_scale = 5.0,
+            PeerOutlierHp10 => o.hp10_scale = PEER_OUTLIER_SCALE,
             PassiveOperationalMismatch if within(self.mismatch) => o.passive_extra = uniform(r, 0.55, 0.70),
             ControlPregnancyLow if i >= self.pregnancy_low => o.hp10 = Some(0.02),
             DuplicateNearLimit => {

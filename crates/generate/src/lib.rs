@@ -105,6 +105,10 @@ pub struct GenerateOptions {
     /// First day after the last month; must be the first day of a month. A fixed default rather
     /// than "today", so that output never depends on the clock.
     pub end: NaiveDate,
+    /// Inject the known cases (default). `false` gives the same hospital with ordinary workers
+    /// only (the case posts filled by ordinary staff): the data set on which the statistical
+    /// signals must stay within their false discovery rate.
+    pub inject: bool,
 }
 
 impl Default for GenerateOptions {
@@ -115,6 +119,7 @@ impl Default for GenerateOptions {
             seed: 42,
             // A constant: 2026-11-01 is a valid date.
             end: NaiveDate::from_ymd_opt(2026, 11, 1).unwrap_or_default(),
+            inject: true,
         }
     }
 }
@@ -198,7 +203,7 @@ pub fn generate(out_dir: &Path, opts: &GenerateOptions) -> Result<Manifest> {
     std::fs::create_dir_all(out_dir).map_err(|source| Error::CreateDir { path: out_dir.to_path_buf(), source })?;
 
     let placement = Placement::new(&cal);
-    let roster = Roster::build(opts.workers, opts.seed, &cal, &placement);
+    let roster = Roster::build(opts.workers, opts.seed, &cal, &placement, opts.inject);
     // Both stems are constants of the right length and all digits.
     let sirets = [Site::North, Site::South].map(|s| siret::siret(SIREN_STEM, s.nic_stem()).unwrap_or_default());
 

@@ -308,7 +308,7 @@ pub(crate) fn case(kind: CaseKind, w: &WorkerPlan, t: &Track, cal: &Calendar, p:
             evidence = Some(procs(from, to));
             format!(
                 "Interventional cardiologist with a quarter of an ordinary workload ({} procedures over the \
-                 period) but 5× the Hp10 per unit of workload (per Gy·cm² of DAP) of IC cardiologist \
+                 period) but 10× the Hp10 per unit of workload (per Gy·cm² of DAP) of IC cardiologist \
                  peers: ill-fitting apron, no ceiling shield. Passive and operational agree; passive \
                  Hp10 total {sum:.2} mSv, operational {:.3} mSv. Lens and ring are ordinary.",
                 procs(from, to),

@@ -170,6 +170,19 @@ const PATTERN: &[(Dept, Role)] = {
     ]
 };
 
+/// Spread (sigma of the logarithm) of a worker's persistent dose per unit of workload around
+/// the post's coefficient: 0.5, a 95 % range of ×0.37 to ×2.7. Published operator studies show
+/// spreads at least this wide (DOMAIN.md 7.2): annual lens doses of cardiologists of three
+/// Polish departments from 3.2 to 31.4 mSv (R62, ×10 with workload); ceiling shield and table
+/// curtain cut normalised doses by up to ×4 in practice (ORAMED, R54); lead glasses by 60 %
+/// (R60); the dose-area product predicts staff dose poorly (R55, R57).
+pub(crate) const PERSONAL_SIGMA: f64 = 0.5;
+/// Largest personal lens factor: keeps an ordinary busy cardiologist under the 20 mSv lens
+/// limit (the injected cases are the only limit exceedances).
+pub(crate) const LENS_FACTOR_MAX: f64 = 1.8;
+/// Share of ordinary workers who work part-time (half their post's workload).
+pub(crate) const PART_TIME_SHARE: f64 = 0.15;
+
 /// Support posts that must exist whatever the size.
 const SUPPORT: &[(Dept, Role)] = &[(Dept::OrUrology, Role::Surgeon)];
 
@@ -195,14 +208,15 @@ fn category(dept: Dept, role: Role, apprentice: bool, pregnant: bool) -> Categor
 }
 
 impl Roster {
-    /// Builds the roster of `n` workers (`n >= min_workers()`, checked by the caller).
-    pub(crate) fn build(n: usize, seed: u64, cal: &Calendar, placement: &Placement) -> Roster {
+    /// Builds the roster of `n` workers (`n >= min_workers()`, checked by the caller); with
+    /// `inject` false no worker carries an injected case (every post is ordinary).
+    pub(crate) fn build(n: usize, seed: u64, cal: &Calendar, placement: &Placement, inject: bool) -> Roster {
         let months = cal.len();
         let start = cal.month_start(0);
         let mut posts: Vec<(Option<CaseKind>, Dept, Role, bool)> = Vec::with_capacity(n);
         for kind in CaseKind::ALL {
             let (dept, role, apprentice) = kind.post();
-            posts.push((Some(kind), dept, role, apprentice));
+            posts.push((inject.then_some(kind), dept, role, apprentice));
         }
         posts.extend(SUPPORT.iter().map(|(d, r)| (None, *d, *r, false)));
         let mut k = 0;
@@ -232,9 +246,15 @@ impl Roster {
         for (idx, (case, dept, role, apprentice)) in posts.into_iter().enumerate() {
             let number = numbers[idx];
             let mut r = rng::rng(&[seed, tag::WORKER, idx as u64]);
-            let mut factor = |sigma: f64| (crate::rng::lognormal(&mut r, 1.0, sigma)).clamp(0.65, 1.45);
-            let (f10, f3, f007) = (factor(0.25), factor(0.25), factor(0.3));
-            let weight = uniform(&mut r, 0.75, 1.25);
+            let mut factor = |sigma: f64, hi: f64| (crate::rng::lognormal(&mut r, 1.0, sigma)).clamp(0.3, hi);
+            // Persistent habits (apron fit, shields, glasses, hand position): see PERSONAL_SIGMA.
+            let (f10, f3, f007) =
+                (factor(PERSONAL_SIGMA, 3.0), factor(PERSONAL_SIGMA, LENS_FACTOR_MAX), factor(PERSONAL_SIGMA, 2.5));
+            let mut weight = uniform(&mut r, 0.75, 1.25);
+            if uniform(&mut r, 0.0, 1.0) < PART_TIME_SHARE {
+                // Part-time (50–60 %) or shared between two posts.
+                weight *= uniform(&mut r, 0.5, 0.6);
+            }
             let mut segments = vec![Segment { dept, from: 0, to: months, crew: None }];
             let mut versions = vec![Version {
                 valid_from: start,
@@ -354,7 +374,7 @@ mod tests {
     fn roster(n: usize) -> (Roster, Calendar) {
         let cal = Calendar::new(NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(), 24).unwrap();
         let p = Placement::new(&cal);
-        (Roster::build(n, 42, &cal, &p), cal)
+        (Roster::build(n, 42, &cal, &p, true), cal)
     }
 
     #[test]

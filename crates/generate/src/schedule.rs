@@ -191,7 +191,7 @@ mod tests {
     fn schedules_are_reproducible_and_never_overlap_in_a_room() {
         let cal = Calendar::new(NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(), 24).unwrap();
         let p = Placement::new(&cal);
-        let roster = Roster::build(120, 42, &cal, &p);
+        let roster = Roster::build(120, 42, &cal, &p, true);
         let mut a = Schedules::new(42, &cal, &p, &roster);
         let mut b = Schedules::new(42, &cal, &p, &roster);
         let mut total = 0;

@@ -10,20 +10,14 @@ use chrono::{Datelike, NaiveDate};
 
 use crate::{Case, Error, Expect, GenerateOptions, Manifest, generate, min_workers};
 
-/// A directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
+/// A directory of this test's own (tempfile: a unique name, so two runs at once never share it),
+/// removed on drop. `.0` is where to generate (not yet existing, as `generate` expects nothing).
+struct TempDir(PathBuf, #[allow(dead_code)] tempfile::TempDir);
 
 impl TempDir {
     fn new(name: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!("alara-generate-test-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        let t = tempfile::Builder::new().prefix(&format!("alara-generate-test-{name}-")).tempdir().expect("tempdir");
+        TempDir(t.path().join("out"), t)
     }
 }
 
@@ -444,26 +438,25 @@ fn every_case_holds_on_the_written_data() {
     assert!(max(windows(&s)) > 11.0 && sum(&s[n - 3..]) / 3.0 * 12.0 < 20.0, "{s:?}");
 }
 
-/// The background must be quiet: ordinary workers and controls stay below every level, so that
-/// a detection's findings come from the injected cases.
+/// The background stays below the limits and the single-result ESR triggers, so that those
+/// findings come from the injected cases. Investigation levels are not part of this promise:
+/// with persistent person-to-person variation as wide as published studies (PERSONAL_SIGMA) a
+/// busy operator can cross one, as in a real hospital.
 #[test]
 fn ordinary_workers_stay_below_every_level() {
     for seed in [1, 42] {
         let (_dir, d) = run(&format!("quiet-{seed}"), &GenerateOptions { workers: 300, seed, ..Default::default() });
         let loud: HashSet<&str> =
             d.manifest.cases.iter().filter(|c| c.expect != Expect::None).map(|c| c.worker_id.as_str()).collect();
-        let controls: HashSet<&str> =
-            d.manifest.cases.iter().filter(|c| c.expect == Expect::None).map(|c| c.worker_id.as_str()).collect();
         let ids: Vec<String> =
             d.workers.iter().map(|w| w.worker_id.clone()).collect::<HashSet<_>>().into_iter().collect();
         let mut checked_consistency = 0;
         for w in ids.iter().filter(|w| !loud.contains(w.as_str())) {
-            let investigation = if controls.contains(w.as_str()) { 20.0 } else { 6.0 };
             let apprentice = d.current(w).apprentice;
             for (monitoring, limit12, single) in [
-                (Monitoring::Passive, if apprentice { 6.0 } else { investigation }, if apprentice { 1.5 } else { 5.0 }),
-                (Monitoring::Lens, 15.0, 5.0),
-                (Monitoring::Extremity, 150.0, 37.5),
+                (Monitoring::Passive, if apprentice { 6.0 } else { 20.0 }, if apprentice { 1.5 } else { 5.0 }),
+                (Monitoring::Lens, if apprentice { 15.0 } else { 20.0 }, 5.0),
+                (Monitoring::Extremity, if apprentice { 150.0 } else { 500.0 }, 37.5),
             ] {
                 let s = d.series(w, monitoring);
                 let n = s.len();

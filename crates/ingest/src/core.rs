@@ -138,7 +138,7 @@ impl<S: BatchSink> Core<S> {
                 return self.flush_if_full();
             }
         };
-        match self.validator.validate(kind, &fields) {
+        match self.validator.validate_at(kind, &fields, now) {
             Ok(record) => {
                 self.counts.accepted[i] += 1;
                 match record {
@@ -177,6 +177,14 @@ impl<S: BatchSink> Core<S> {
             self.flush(Vec::new())?;
         }
         Ok(())
+    }
+
+    /// Drops what is buffered without writing it (a flush that another writer made obsolete).
+    /// Returns the number of rows dropped. The counts keep them: they were received.
+    pub fn discard(&mut self) -> usize {
+        let n = self.buffer.len();
+        self.buffer = Flush::default();
+        n
     }
 
     /// Writes everything buffered, with footer `metadata`, and returns once it is durable.

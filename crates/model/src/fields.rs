@@ -26,8 +26,13 @@ pub struct Fields(pub BTreeMap<String, Value>);
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DecodeError {
     /// Not valid UTF-8.
-    #[error("not valid UTF-8 text")]
-    Utf8,
+    #[error(
+        "not valid UTF-8 text (invalid byte at position {0}): a Latin-1 or Windows-1252 export? re-export it as UTF-8"
+    )]
+    Utf8(usize),
+    /// A field given twice in one JSON object.
+    #[error("field '{0}' appears twice in the object: which value is meant is ambiguous; send it once")]
+    DuplicateKey(String),
     /// Not valid JSON (message from the parser, which quotes no input).
     #[error("not valid JSON: {0}")]
     Json(String),
@@ -51,31 +56,33 @@ pub enum DecodeError {
 }
 
 impl Fields {
-    /// Decodes one JSON object.
+    /// Decodes one JSON object. A leading byte-order mark is skipped (some producers write one
+    /// per message); a key given twice is an error rather than a silent "last one wins".
     pub fn from_json(bytes: &[u8]) -> Result<Fields, DecodeError> {
-        let text = std::str::from_utf8(bytes).map_err(|_| DecodeError::Utf8)?;
-        let value: serde_json::Value = serde_json::from_str(text.trim()).map_err(|e| {
+        let text = std::str::from_utf8(bytes).map_err(|e| DecodeError::Utf8(e.valid_up_to()))?;
+        let text = text.trim().trim_start_matches('\u{feff}');
+        let top: Top = serde_json::from_str(text).map_err(|e| {
             // serde_json messages carry only positions and expectations, never input text.
             DecodeError::Json(e.to_string())
         })?;
-        let obj = match value {
-            serde_json::Value::Object(o) => o,
-            serde_json::Value::Array(_) => return Err(DecodeError::NotObject("an array")),
-            serde_json::Value::String(_) => return Err(DecodeError::NotObject("a string")),
-            serde_json::Value::Number(_) => return Err(DecodeError::NotObject("a number")),
-            serde_json::Value::Bool(_) => return Err(DecodeError::NotObject("a boolean")),
-            serde_json::Value::Null => return Err(DecodeError::NotObject("null")),
+        let entries = match top {
+            Top::Object(entries) => entries,
+            Top::Other(what) => return Err(DecodeError::NotObject(what)),
         };
         let mut map = BTreeMap::new();
-        for (k, v) in obj {
+        for (k, v) in entries {
             let v = match v {
                 serde_json::Value::Null => Value::Null,
                 serde_json::Value::String(s) => Value::Text(s),
                 serde_json::Value::Bool(b) => Value::Bool(b),
                 serde_json::Value::Number(n) => Value::Number(n.as_f64().unwrap_or(f64::NAN)),
-                _ => return Err(DecodeError::Nested(k.chars().take(40).collect())),
+                _ => return Err(DecodeError::Nested(clip_name(&k))),
             };
-            map.insert(k.trim().to_string(), v);
+            let name = k.trim().to_string();
+            if map.contains_key(&name) {
+                return Err(DecodeError::DuplicateKey(clip_name(&name)));
+            }
+            map.insert(name, v);
         }
         Ok(Fields(map))
     }
@@ -103,6 +110,60 @@ impl Fields {
     }
 }
 
+/// A field name fit for a message: clipped, anything NIR-like masked.
+fn clip_name(name: &str) -> String {
+    crate::pseudonym::mask_nir_like(&name.chars().take(40).collect::<String>())
+}
+
+/// The top level of a JSON record: an object's entries in order (duplicates kept, to be refused),
+/// or what else it was.
+enum Top {
+    Object(Vec<(String, serde_json::Value)>),
+    Other(&'static str),
+}
+
+impl<'de> serde::Deserialize<'de> for Top {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Top, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Top;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Top, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(e) = m.next_entry::<String, serde_json::Value>()? {
+                    entries.push(e);
+                }
+                Ok(Top::Object(entries))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut s: A) -> Result<Top, A::Error> {
+                while s.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Top::Other("an array (send one record per line or message)"))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Top, E> {
+                Ok(Top::Other("a string"))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Top, E> {
+                Ok(Top::Other("a boolean"))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Top, E> {
+                Ok(Top::Other("a number"))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Top, E> {
+                Ok(Top::Other("a number"))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Top, E> {
+                Ok(Top::Other("a number"))
+            }
+            fn visit_unit<E>(self) -> Result<Top, E> {
+                Ok(Top::Other("null"))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// Picks the CSV delimiter from a header line: `;` when it has more semicolons than commas.
 pub fn sniff_delimiter(header_line: &str) -> u8 {
     let semis = header_line.matches(';').count();
@@ -124,6 +185,9 @@ mod tests {
         assert!(matches!(Fields::from_json(br#"{"a":{"b":1}}"#), Err(DecodeError::Nested(_))));
         assert!(matches!(Fields::from_json(b"[1]"), Err(DecodeError::NotObject(_))));
         assert!(matches!(Fields::from_json(b"{oops"), Err(DecodeError::Json(_))));
+        assert!(matches!(Fields::from_json(br#"{"a":1,"a":2}"#), Err(DecodeError::DuplicateKey(k)) if k == "a"));
+        assert!(matches!(Fields::from_json(b"{\"a\":\"\xE9\"}"), Err(DecodeError::Utf8(6))));
+        assert!(Fields::from_json("\u{feff}{\"a\":1}".as_bytes()).is_ok());
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub mod enums;
 pub mod fields;
 pub mod finding;
 pub mod limits;
+#[cfg(test)]
+mod fuzz;
 pub mod origin;
 pub mod period;
 pub mod pseudonym;
@@ -37,7 +39,7 @@ pub use finding::{AlertState, BodySite, Evidence, Finding, FindingKind, Level, R
 pub use limits::{Limits, QuantityLevels};
 pub use origin::{Origin, Reject};
 pub use period::ReportPeriod;
-pub use pseudonym::{NirError, Pseudonymizer, mask_nir_like, validate_nir};
+pub use pseudonym::{NirError, Pseudonymizer, contains_nir, find_nirs, mask_nir_like, validate_nir};
 pub use records::{Kind, Problems, Procedure, Reading, Record, Validator, Worker};
 pub use schema::Stamped;
 pub use sink::{BatchSink, Flush, FlushObserver, ObserverError};

@@ -59,11 +59,23 @@ pub struct Limits {
     pub esr_fraction: f64,
     /// Dose to the unborn child from declaration to birth (R4451-7): 1 mSv (Hp10).
     pub pregnancy_msv: f64,
-    /// Months after a declared pregnancy whose results count toward `pregnancy_msv`; 0 (the
-    /// default) counts until a later version of the worker clears the declaration, as the
-    /// contract's "dose since a declared pregnancy" reads. Birth falls within 9 months of the
-    /// declaration, so 9 is the tighter domain choice when HR never clears declarations.
+    /// Warning level on the dose since a declared pregnancy, before `pregnancy_msv` is reached
+    /// (level `pregnancy_warning`): 0.5 mSv, half the limit, so that the physician and the CRP
+    /// can adjust the post while the limit still holds.
+    pub pregnancy_warning_msv: f64,
+    /// Months after a declared pregnancy at which the episode ends (the expected delivery date):
+    /// 9, since birth falls within 9 months of any declaration; a later version of the worker
+    /// that clears the declaration (the birth recorded by HR) ends it earlier. 0 counts until HR
+    /// clears it. A badge straddling the declaration or this end counts pro rata.
     pub pregnancy_months: f64,
+    /// 12-month sums above which a non-classified worker received more than the category allows
+    /// (ASN guide 11 criterion 1a, level `classification`): the category B thresholds of
+    /// R4451-57, 1 mSv effective and 50 mSv extremities; lens 15 mSv (no B lens criterion in
+    /// the text: a lens above the A threshold is beyond any non-classified post).
+    pub classification_none: QuantityLevels,
+    /// The same for a category B worker: the category A thresholds of R4451-57, 6 / 15 / 150 mSv
+    /// (Centre Oscar Lambret 2025: a category B technologist at 6 mSv in 12 months).
+    pub classification_b: QuantityLevels,
 }
 
 impl Default for Limits {
@@ -74,7 +86,10 @@ impl Default for Limits {
             investigation: QuantityLevels { hp10: 6.0, hp3: 15.0, hp007: 150.0 },
             esr_fraction: 0.25,
             pregnancy_msv: 1.0,
-            pregnancy_months: 0.0,
+            pregnancy_warning_msv: 0.5,
+            pregnancy_months: 9.0,
+            classification_none: QuantityLevels { hp10: 1.0, hp3: 15.0, hp007: 50.0 },
+            classification_b: QuantityLevels { hp10: 6.0, hp3: 15.0, hp007: 150.0 },
         }
     }
 }
@@ -97,8 +112,13 @@ impl Limits {
 
     /// Checks the values a person could get wrong, naming the offending key.
     pub fn validate(&self) -> Result<(), String> {
-        let all =
-            [("limit", self.limit), ("apprentice_limit", self.apprentice_limit), ("investigation", self.investigation)];
+        let all = [
+            ("limit", self.limit),
+            ("apprentice_limit", self.apprentice_limit),
+            ("investigation", self.investigation),
+            ("classification_none", self.classification_none),
+            ("classification_b", self.classification_b),
+        ];
         for (name, levels) in all {
             for (q, v) in levels.each() {
                 if !(v.is_finite() && v > 0.0) {
@@ -111,6 +131,12 @@ impl Limits {
         }
         if !(self.pregnancy_msv.is_finite() && self.pregnancy_msv > 0.0) {
             return Err(format!("pregnancy_msv must be positive, got {}", self.pregnancy_msv));
+        }
+        if !(self.pregnancy_warning_msv > 0.0 && self.pregnancy_warning_msv <= self.pregnancy_msv) {
+            return Err(format!(
+                "pregnancy_warning_msv must be positive and at most pregnancy_msv ({}), got {}",
+                self.pregnancy_msv, self.pregnancy_warning_msv
+            ));
         }
         if !(0.0..=12.0).contains(&self.pregnancy_months) {
             return Err(format!("pregnancy_months must be between 0 and 12, got {}", self.pregnancy_months));

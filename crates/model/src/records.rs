@@ -159,17 +159,53 @@ impl std::fmt::Display for Problems {
     }
 }
 
+/// Fields that identify something (a person, a result, a badge, a procedure, a room): a NIR
+/// written in one of them is replaced by its pseudonym, so the identity stays stable. A NIR in any
+/// other field rejects the record (it has no business there and cannot be stored).
+pub const IDENTITY_FIELDS: [&str; 5] = ["worker_id", "reading_id", "dosimeter_id", "procedure_id", "room"];
+
+/// Fields holding numbers: searched for a NIR by their whole part only.
+const NUMERIC_FIELDS: [&str; 5] = ["revision", "dose_msv", "recording_threshold_msv", "fluoroscopy_s", "dap_gycm2"];
+
+/// Default of [`Validator::future_horizon`]: one day past the time of ingest (clock skew, time
+/// zones and an end-of-day `period_end` fit; a mistyped year does not).
+pub const DEFAULT_FUTURE_HORIZON: chrono::TimeDelta = chrono::TimeDelta::days(1);
+
+/// Default of [`Validator::earliest`]: no individual dosimetry record predates 1950; earlier
+/// dates are placeholders (`1900-01-01`, a spreadsheet's zero date) or typos.
+pub const DEFAULT_EARLIEST: NaiveDate = NaiveDate::from_ymd_opt(1950, 1, 1).expect("a valid date");
+
 /// Validation settings.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Validator {
     /// Pseudonymiser for records that carry a NIR; `None` refuses such records.
     pub pseudonymizer: Option<Pseudonymizer>,
+    /// How far past the time of ingest any timestamp of a record may lie (`period_end`,
+    /// `valid_from`, …); later ones are rejected. Default [`DEFAULT_FUTURE_HORIZON`].
+    pub future_horizon: chrono::TimeDelta,
+    /// Earliest date any timestamp of a record may hold. Default [`DEFAULT_EARLIEST`].
+    pub earliest: NaiveDate,
+}
+
+impl Default for Validator {
+    fn default() -> Self {
+        Validator { pseudonymizer: None, future_horizon: DEFAULT_FUTURE_HORIZON, earliest: DEFAULT_EARLIEST }
+    }
+}
+
+impl Validator {
+    /// The default settings with this pseudonymiser.
+    pub fn with_pseudonymizer(pseudonymizer: Option<Pseudonymizer>) -> Self {
+        Validator { pseudonymizer, ..Validator::default() }
+    }
 }
 
 /// Reads fields one by one, recording problems instead of stopping at the first.
 struct Reader<'a> {
     f: &'a Fields,
     problems: Problems,
+    v: &'a Validator,
+    now: DateTime<Utc>,
 }
 
 impl<'a> Reader<'a> {
@@ -272,10 +308,35 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Refuses a timestamp outside [earliest, now + horizon]: a year 9999, 1900 or a typo in the
+    /// year would otherwise sit in the legal record (and overflow nanosecond arithmetic downstream).
+    fn in_range(&mut self, name: &str, ts: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let earliest = Utc.from_utc_datetime(&self.v.earliest.and_time(chrono::NaiveTime::MIN));
+        if ts < earliest {
+            self.problems.push(format!(
+                "'{name}' {} is before {}, the earliest date accepted (a placeholder or spreadsheet zero date? send the real date)",
+                ts.format("%Y-%m-%d"),
+                self.v.earliest
+            ));
+            return None;
+        }
+        let latest = self.now.checked_add_signed(self.v.future_horizon).unwrap_or(DateTime::<Utc>::MAX_UTC);
+        if ts > latest {
+            self.problems.push(format!(
+                "'{name}' {} is in the future (more than {} hours after the time of ingest, {}): a typo in the date?",
+                ts.format("%Y-%m-%dT%H:%M:%SZ"),
+                self.v.future_horizon.num_hours(),
+                self.now.format("%Y-%m-%dT%H:%M:%SZ")
+            ));
+            return None;
+        }
+        Some(ts)
+    }
+
     fn timestamp(&mut self, name: &str, required: bool) -> Option<DateTime<Utc>> {
         let t = self.text(name, required)?;
         match parse_timestamp(&t) {
-            Some(ts) => Some(ts),
+            Some(ts) => self.in_range(name, ts),
             None => {
                 self.problems.push(format!("'{name}' is not an RFC 3339 timestamp or a date: '{}'", clip(&t)));
                 None
@@ -286,7 +347,7 @@ impl<'a> Reader<'a> {
     fn date(&mut self, name: &str) -> Option<NaiveDate> {
         let t = self.text(name, false)?;
         match parse_timestamp(&t) {
-            Some(ts) => Some(ts.date_naive()),
+            Some(ts) => self.in_range(name, ts).map(|ts| ts.date_naive()),
             None => {
                 self.problems.push(format!("'{name}' is not a date: '{}'", clip(&t)));
                 None
@@ -426,18 +487,93 @@ pub fn luhn(s: &str) -> bool {
 }
 
 impl Validator {
-    /// Validates a record of the given kind.
+    /// Validates a record of the given kind, received now.
     pub fn validate(&self, kind: Kind, fields: &Fields) -> Result<Record, Problems> {
+        self.validate_at(kind, fields, Utc::now())
+    }
+
+    /// Validates a record of the given kind received at `now` (the time of ingest, which bounds
+    /// how far in the future its timestamps may lie).
+    pub fn validate_at(&self, kind: Kind, fields: &Fields, now: DateTime<Utc>) -> Result<Record, Problems> {
         match kind {
-            Kind::Readings => self.reading(fields).map(Record::Reading),
-            Kind::Workers => self.worker(fields).map(Record::Worker),
-            Kind::Procedures => self.procedure(fields).map(Record::Procedure),
+            Kind::Readings => self.reading_at(fields, now).map(Record::Reading),
+            Kind::Workers => self.worker_at(fields, now).map(Record::Worker),
+            Kind::Procedures => self.procedure_at(fields, now).map(Record::Procedure),
         }
     }
 
-    /// Validates a reading against every rule of the contract.
+    /// Looks for a NIR in every field but `nir`: in an identity field it is replaced by its
+    /// pseudonym (or, without a key, reported as the missing-key configuration problem); in any
+    /// other field, or in a field name, it is a problem that rejects the record.
+    fn screen<'f>(&self, fields: &'f Fields) -> (std::borrow::Cow<'f, Fields>, Problems) {
+        let mut problems = Problems::default();
+        let mut out: Option<Fields> = None;
+        for (name, value) in &fields.0 {
+            if crate::pseudonym::contains_nir(name) {
+                problems.push(
+                    "a field name holds a NIR (French social-security number): remove it from the header or keys",
+                );
+            }
+            if name == "nir" {
+                continue;
+            }
+            // A number is searched by its whole part: `185057800608412.5` is a NIR with decimals,
+            // while the 17 digits of float noise (`0.30000000000000004`) are not.
+            let number = match value {
+                Value::Number(n) => Some(*n),
+                Value::Text(s) => parse_decimal(s),
+                _ => None,
+            };
+            let text = match (number, value) {
+                (Some(n), _) if n.is_finite() && NUMERIC_FIELDS.contains(&name.as_str()) => {
+                    std::borrow::Cow::Owned(format!("{}", n.trunc()))
+                }
+                (_, Value::Text(s)) => std::borrow::Cow::Borrowed(s.as_str()),
+                // As the reader turns a number into text for a text field.
+                (_, Value::Number(n)) if n.fract() == 0.0 && n.abs() < 1e15 => {
+                    std::borrow::Cow::Owned(format!("{}", *n as i64))
+                }
+                (_, Value::Number(n)) => std::borrow::Cow::Owned(n.to_string()),
+                _ => continue,
+            };
+            if !crate::pseudonym::contains_nir(&text) {
+                continue;
+            }
+            if !IDENTITY_FIELDS.contains(&name.as_str()) {
+                problems.push(format!(
+                    "field '{name}' holds a NIR (French social-security number), which may only be sent in 'nir' \
+                     (or an id field) to be pseudonymised: remove it from '{name}'"
+                ));
+                continue;
+            }
+            match &self.pseudonymizer {
+                None => {
+                    if !problems.missing_key() {
+                        problems.push(NirError::NoKey.to_string());
+                    }
+                }
+                Some(p) => {
+                    let replaced = p.replace_nirs(&text).expect("a NIR was found");
+                    out.get_or_insert_with(|| fields.clone()).0.insert(name.clone(), Value::Text(replaced));
+                }
+            }
+        }
+        (out.map_or(std::borrow::Cow::Borrowed(fields), std::borrow::Cow::Owned), problems)
+    }
+
+    fn reader<'a>(&'a self, fields: &'a Fields, problems: Problems, now: DateTime<Utc>) -> Reader<'a> {
+        Reader { f: fields, problems, v: self, now }
+    }
+
+    /// Validates a reading against every rule of the contract, received now.
     pub fn reading(&self, fields: &Fields) -> Result<Reading, Problems> {
-        let mut r = Reader { f: fields, problems: Problems::default() };
+        self.reading_at(fields, Utc::now())
+    }
+
+    /// Validates a reading received at `now`.
+    pub fn reading_at(&self, fields: &Fields, now: DateTime<Utc>) -> Result<Reading, Problems> {
+        let (fields, problems) = self.screen(fields);
+        let mut r = self.reader(&fields, problems, now);
         let reading_id = r.text("reading_id", true);
         let revision = r.integer("revision").unwrap_or(0);
         let source = r.text("source", true);
@@ -511,9 +647,15 @@ impl Validator {
         r.finish(value)
     }
 
-    /// Validates a worker version.
+    /// Validates a worker version, received now.
     pub fn worker(&self, fields: &Fields) -> Result<Worker, Problems> {
-        let mut r = Reader { f: fields, problems: Problems::default() };
+        self.worker_at(fields, Utc::now())
+    }
+
+    /// Validates a worker version received at `now`.
+    pub fn worker_at(&self, fields: &Fields, now: DateTime<Utc>) -> Result<Worker, Problems> {
+        let (fields, problems) = self.screen(fields);
+        let mut r = self.reader(&fields, problems, now);
         let worker_id = r.worker(self);
         let employer_siret = r.siret();
         let department = r.text("department", true);
@@ -537,9 +679,15 @@ impl Validator {
         r.finish(value)
     }
 
-    /// Validates a procedure attendance.
+    /// Validates a procedure attendance, received now.
     pub fn procedure(&self, fields: &Fields) -> Result<Procedure, Problems> {
-        let mut r = Reader { f: fields, problems: Problems::default() };
+        self.procedure_at(fields, Utc::now())
+    }
+
+    /// Validates a procedure attendance received at `now`.
+    pub fn procedure_at(&self, fields: &Fields, now: DateTime<Utc>) -> Result<Procedure, Problems> {
+        let (fields, problems) = self.screen(fields);
+        let mut r = self.reader(&fields, problems, now);
         let procedure_id = r.text("procedure_id", true);
         let worker_id = r.worker(self);
         let department = r.text("department", true);
@@ -633,9 +781,58 @@ mod tests {
         let p = Validator::default().reading(&fields(&json)).unwrap_err();
         assert!(p.missing_key());
         assert!(!p.to_string().contains(&nir));
-        let v = Validator { pseudonymizer: Some(Pseudonymizer::new(vec![7u8; 32]).unwrap()) };
+        let v = Validator::with_pseudonymizer(Some(Pseudonymizer::new(vec![7u8; 32]).unwrap()));
         let r = v.reading(&fields(&json)).unwrap();
         assert!(r.worker_id.starts_with('P'));
+    }
+
+    #[test]
+    fn a_nir_in_an_identity_field_is_pseudonymised_and_in_a_free_field_rejected() {
+        let n: u64 = 1850578006084;
+        let nir = format!("{n}{:02}", 97 - n % 97);
+        let spaced = format!("{} {} {}", &nir[..1], &nir[1..7], &nir[7..]);
+        let p = Pseudonymizer::new(vec![7u8; 32]).unwrap();
+        let v = Validator::with_pseudonymizer(Some(p.clone()));
+        let id = p.worker_id(&nir).unwrap();
+        let json = GOOD.replace("\"w1\"", &format!("\"{spaced}\"")).replace("\"d1\"", &format!("\"badge-{nir}\""));
+        let r = v.reading(&fields(&json)).unwrap();
+        assert_eq!(r.worker_id, id, "the same pseudonym as the nir field gives");
+        assert_eq!(r.dosimeter_id, format!("badge-{id}"));
+        // Without a key: the missing-key configuration problem, as for `nir`.
+        assert!(Validator::default().reading(&fields(&json)).unwrap_err().missing_key());
+        // In a free field, a number field or a field name: rejected, key or not.
+        for bad in [
+            GOOD.replace("\"cardio\"", &format!("\"cardio {spaced}\"")),
+            GOOD.replace("0.4", &nir),
+            GOOD.replace("\"LAB\"", &format!("\"{}\"", nir.replace("", "-").trim_matches('-'))),
+            GOOD.replace("\"status\"", &format!("\"{nir}\":1,\"status\"")),
+        ] {
+            let p = v.reading(&fields(&bad)).unwrap_err();
+            assert!(p.to_string().contains("holds a NIR"), "{p}");
+            assert!(!p.missing_key());
+        }
+    }
+
+    #[test]
+    fn timestamps_far_in_the_future_or_past_are_refused() {
+        let now = Utc.with_ymd_and_hms(2025, 3, 1, 0, 0, 0).unwrap();
+        let v = Validator::default();
+        let at = |end: &str| v.reading_at(&fields(&GOOD.replace("2025-01-31T23:59:59Z", end)), now);
+        assert!(at("2025-03-01T23:00:00Z").is_ok(), "within the one-day horizon");
+        let p = at("2025-03-02T01:00:00Z").unwrap_err().to_string();
+        assert!(p.contains("'period_end' 2025-03-02T01:00:00Z is in the future (more than 24 hours"), "{p}");
+        let p = at("9999-12-31").unwrap_err().to_string();
+        assert!(p.contains("is in the future"), "{p}");
+        let p = v.reading_at(&fields(&GOOD.replace("2025-01-01", "1900-01-01")), now).unwrap_err().to_string();
+        assert!(p.contains("'period_start' 1900-01-01 is before 1950-01-01"), "{p}");
+        let wide = Validator { future_horizon: chrono::TimeDelta::days(3650), ..Validator::default() };
+        assert!(
+            wide.reading_at(
+                &fields(&GOOD.replace("2025-01-01", "2030-01-01").replace("2025-01-31T23:59:59Z", "2030-01-31")),
+                now
+            )
+            .is_ok()
+        );
     }
 
     #[test]

@@ -108,7 +108,9 @@ pub fn rejects_schema() -> SchemaRef {
 }
 
 /// Schema of `explanations` files: why a finding for a worker and period is not a concern,
-/// recorded by `alara explain`.
+/// recorded by `alara explain`. `decision` (nullable, added for the register of significant
+/// events; files written before it read as NULL) is `declared` or `not_esr` when the entry
+/// records whether a possible significant event was declared.
 pub fn explanations_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         s("explanation_id", false),
@@ -119,6 +121,7 @@ pub fn explanations_schema() -> SchemaRef {
         s("reason", false),
         s("author", false),
         ts("recorded_at", false),
+        s("decision", true),
     ]))
 }
 

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use alara_model::table::Table;
+use alara_lake::AsOf;
 use chrono::NaiveDate;
 
 pub use queries::{Query, as_of_filters, queries, ts};
@@ -35,14 +36,16 @@ pub struct Gathered {
 /// The detection views a baseline compares (the findings of a report).
 pub const DETECTIONS: &[&str] = &["overexposure", "missing_badge", "unexplained_heterogeneity"];
 
-/// Opens the lake as of a date and runs the report's queries (all of them, or those named).
+/// Opens the lake as it was at `lake_at` (a Delta snapshot; usually the latest), restricted to
+/// the data of the report date, and runs the report's queries (all of them, or those named).
 pub async fn gather(
     lake: &Path,
     options: &SessionOptions,
+    lake_at: &AsOf,
     as_of: NaiveDate,
     only: Option<&[&str]>,
 ) -> Result<Gathered> {
-    let session = Session::open(lake, options).await?;
+    let session = Session::open_as_of(lake, options, lake_at).await?;
     restrict_to(&session, as_of).await?;
     let ctx = session.ctx();
     let mut g = Gathered::default();
@@ -91,34 +94,7 @@ async fn restrict_to(session: &Session, as_of: NaiveDate) -> Result<()> {
             ctx.sql(&format!("SELECT * FROM {source} WHERE {predicate}")).await.map_err(df_err(table))?.into_view();
         ctx.register_table(table, view).map_err(df_err(table))?;
     }
+    // Views may read each other; they are planned again with the read-only guard of `open`.
     let views = session.queries().to_vec();
-    for q in &views {
-        ctx.deregister_table(q.name.as_str()).map_err(df_err(&q.name))?;
-    }
-    // Views may read each other: plan those whose inputs exist, then retry the rest.
-    let mut pending: Vec<&crate::Query> = views.iter().collect();
-    while !pending.is_empty() {
-        let before = pending.len();
-        let mut failed = Vec::new();
-        let mut errors = Vec::new();
-        for q in pending {
-            match ctx.sql(&q.sql).await {
-                Ok(df) => {
-                    ctx.register_table(q.name.as_str(), df.into_view()).map_err(df_err(&q.name))?;
-                }
-                Err(e) => {
-                    errors.push(format!("{}: {e}", q.name));
-                    failed.push(q);
-                }
-            }
-        }
-        if failed.len() == before {
-            return Err(Error::Views(format!(
-                "restricting the lake to the report date: views could not be planned: {}",
-                errors.join("; ")
-            )));
-        }
-        pending = failed;
-    }
-    Ok(())
+    session.plan_views(&views).await
 }
