@@ -2,7 +2,10 @@
 # Idempotently install what alara's test suite needs (Debian 12 + Python 3).
 #
 #   Debian packages: kcat chromium libssl-dev pkg-config make zlib1g-dev
-#   Python packages: pyarrow duckdb
+#   Python packages: pyarrow duckdb, and for the interop tests (tests/interop/, docs/LAKE.md)
+#                    pyspark deltalake polars moto[server] at pinned versions
+#   Maven jars:      io.delta:delta-spark (Spark's Delta connector) and org.apache.hadoop:hadoop-aws
+#                    (Spark's s3a://), via scripts/delta-spark.sh, into ~/.cache/alara
 #
 # Fast when everything is already present (no apt-get update, no pip call).
 # Works with no stdin (CI). Needs root (or passwordless sudo) only when a
@@ -13,8 +16,10 @@
 set -euo pipefail
 
 APT_PKGS=(kcat chromium libssl-dev pkg-config make zlib1g-dev)
-# pip distribution name -> import name
-PY_PKGS=(pyarrow:pyarrow duckdb:duckdb)
+# pip requirement -> import name(s), comma-separated. A pinned requirement (NAME==VERSION) is reinstalled when the
+# installed version differs: pyspark must match the delta-spark jars (Spark 4.2 <-> Delta 4.4).
+PY_PKGS=(pyarrow:pyarrow duckdb:duckdb
+    pyspark==4.2.1:pyspark deltalake==1.6.6:deltalake polars==2.1.0:polars "moto[server]==5.2.5:moto,flask")
 PYTHON="${PYTHON:-python3}"
 
 log() { printf '[test-deps] %s\n' "$*" >&2; }
@@ -61,11 +66,26 @@ fi
 # ---------------------------------------------------------------- Python
 command -v "$PYTHON" >/dev/null 2>&1 || die "python interpreter '$PYTHON' not found"
 
-py_missing=()
-for spec in "${PY_PKGS[@]}"; do
-    dist="${spec%%:*}"; mod="${spec##*:}"
-    "$PYTHON" -c "import $mod" >/dev/null 2>&1 </dev/null || py_missing+=("$dist")
-done
+# The requirements of PY_PKGS that are not met: a module is not found, or the installed version
+# differs from the pin. One interpreter, no imports (pyspark and moto are slow to import).
+py_unmet() {
+    "$PYTHON" - "${PY_PKGS[@]}" </dev/null <<'EOF'
+import importlib.metadata, importlib.util, sys
+for spec in sys.argv[1:]:
+    req, mods = spec.rsplit(":", 1)
+    dist, _, want = req.partition("==")
+    dist = dist.split("[")[0]
+    try:
+        ok = all(importlib.util.find_spec(m) for m in mods.split(","))
+        ok = ok and (not want or importlib.metadata.version(dist) == want)
+    except Exception:
+        ok = False
+    if not ok:
+        print(req)
+EOF
+}
+
+mapfile -t py_missing < <(py_unmet)
 
 if [ "${#py_missing[@]}" -gt 0 ]; then
     log "pip: installing ${py_missing[*]}"
@@ -75,14 +95,19 @@ if [ "${#py_missing[@]}" -gt 0 ]; then
         die "pip install failed for: ${py_missing[*]}"
     fi
     rm -f "$piplog"
-    for spec in "${PY_PKGS[@]}"; do
-        mod="${spec##*:}"
-        "$PYTHON" -c "import $mod" >/dev/null 2>&1 </dev/null || die "python module '$mod' still not importable after pip install"
-    done
+    mapfile -t still < <(py_unmet)
+    [ "${#still[@]}" -eq 0 ] || die "still missing after pip install: ${still[*]}"
     # pyenv keeps shims for console scripts; refresh them if present.
     if command -v pyenv >/dev/null 2>&1; then pyenv rehash >/dev/null 2>&1 || true; fi
 else
     log "pip: all importable (${PY_PKGS[*]%%:*})"
 fi
+
+# ---------------------------------------------------------------- Maven (Spark's Delta connector)
+# Java 17 and Maven are prerequisites (README); Kafka's jars come the same way (scripts/kafka.sh).
+here="$(cd "$(dirname "$0")" && pwd)"
+"$here/delta-spark.sh" fetch
+"$here/delta-spark.sh" fetch-s3
+log "maven: delta-spark and hadoop-aws jars present"
 
 log "ok"

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use alara_ingest::{Core, CoreConfig, Counts, ingest_file};
-use alara_lake::{Lake, ParquetSink, WriteOptions};
+use alara_lake::{DeltaSink, Lake, WriteOptions};
 use alara_model::Kind;
 use anyhow::Context;
 
@@ -81,7 +81,7 @@ pub fn ingest_files(lake_dir: &Path, files: &[(Kind, &Path)], config: &Config) -
     let lake = Lake::open(lake_dir).with_context(|| format!("opening lake {}", lake_dir.display()))?;
     lake.sweep_temporaries(std::time::Duration::from_secs(3600))?;
     let validator = config.ingest.validator(config.pseudonymizer()?);
-    let sink = ParquetSink::new(lake, WriteOptions::default());
+    let sink = DeltaSink::new(lake, WriteOptions::default());
     let prefix = format!("files-{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%6f"), std::process::id());
     let alerts = super::alerts::start_engine(sink.lake(), config)?;
     let mut core = Core::new(validator, sink, CoreConfig { max_buffered_rows: config.ingest.max_batch_rows }, prefix);

@@ -1,7 +1,8 @@
 //! `alara ingest --kafka`: the Kafka source of `alara-ingest` wired to the lake of `alara-lake`.
 //!
-//! The lake's commit markers are the source's offset log: positions come from the lake, and the
-//! Kafka commit follows them. Signals (SIGINT, SIGTERM) finish the batch in hand, commit and exit 0.
+//! The lake's Delta log is the source's offset log: each flush commits its positions as Delta
+//! application transactions with its data, positions on start and rebalance come from the log, and
+//! the Kafka commit follows them. Signals (SIGINT, SIGTERM) finish the batch in hand, commit and exit 0.
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -11,7 +12,7 @@ use std::sync::Arc;
 
 use alara_ingest::kafka::{self, BoxError, Metrics, OffsetLog, PartitionRange, StopReason, TopicPartition};
 use alara_ingest::{Core, CoreConfig};
-use alara_lake::{CommitMarker, KAFKA_FLUSH_PREFIX, Lake, OffsetRange, ParquetSink, WriteOptions};
+use alara_lake::{DeltaSink, KAFKA_FLUSH_PREFIX, Lake, WriteOptions};
 use anyhow::Context;
 
 use super::ingest::{Args, print_counts};
@@ -34,7 +35,7 @@ pub fn run(lake_dir: &Path, brokers: &str, args: &Args, config: &Config) -> anyh
     let lake = Lake::open(lake_dir).with_context(|| format!("opening lake {}", lake_dir.display()))?;
     lake.sweep_temporaries(std::time::Duration::from_secs(3600))?;
     let validator = config.ingest.validator(config.pseudonymizer()?);
-    let sink = ParquetSink::new(lake.clone(), WriteOptions::default());
+    let sink = DeltaSink::new(lake.clone(), WriteOptions::default());
     // The source flushes on its own bounds (size, latency) and marks each flush; the core must
     // never flush by itself.
     let mut core = Core::new(validator, sink, CoreConfig { max_buffered_rows: usize::MAX }, KAFKA_FLUSH_PREFIX);
@@ -51,7 +52,7 @@ pub fn run(lake_dir: &Path, brokers: &str, args: &Args, config: &Config) -> anyh
         flush_prefix: KAFKA_FLUSH_PREFIX.into(),
         progress: std::io::stderr().is_terminal(),
     };
-    let log = Box::new(LakeOffsets { lake, group });
+    let log = Box::new(LakeOffsets { lake });
     let metrics = Arc::new(Metrics::default());
 
     let runtime = super::runtime()?;
@@ -102,35 +103,24 @@ fn into_anyhow(e: kafka::Error) -> anyhow::Error {
     }
 }
 
-/// The lake's commit markers as the Kafka source's offset log.
+/// The lake's Delta log as the Kafka source's offset log: the sink already committed the
+/// positions with the data, so recording is a no-op.
 struct LakeOffsets {
     lake: Lake,
-    group: String,
 }
 
 impl OffsetLog for LakeOffsets {
-    fn next_offsets(&self) -> Result<HashMap<TopicPartition, i64>, BoxError> {
-        let commits = self.lake.commits()?;
-        Ok(commits.next_offsets().into_iter().map(|((t, p), next)| (TopicPartition::new(t, p), next)).collect())
+    fn next_offsets(&self, tps: &[TopicPartition]) -> Result<HashMap<TopicPartition, i64>, BoxError> {
+        let asked: Vec<(String, i32)> = tps.iter().map(|tp| (tp.topic.clone(), tp.partition)).collect();
+        let next = self.lake.kafka_positions(&asked)?;
+        Ok(next.into_iter().map(|((t, p), n)| (TopicPartition::new(t, p), n)).collect())
     }
 
-    fn record(&mut self, flush: &str, ranges: &[PartitionRange], rows: u64) -> Result<(), BoxError> {
-        let marker = CommitMarker {
-            flush: flush.to_string(),
-            ranges: ranges
-                .iter()
-                .map(|r| OffsetRange {
-                    topic: r.tp.topic.clone(),
-                    partition: r.tp.partition,
-                    first: r.first,
-                    last: r.last,
-                })
-                .collect(),
-            rows,
-            committed_at: chrono::Utc::now(),
-            group: Some(self.group.clone()),
-        };
-        self.lake.record_commit(&marker)?;
+    fn record(&mut self, _flush: &str, _ranges: &[PartitionRange], _rows: u64) -> Result<(), BoxError> {
         Ok(())
+    }
+
+    fn superseded(&self, error: &(dyn std::error::Error + 'static)) -> bool {
+        matches!(error.downcast_ref::<alara_lake::Error>(), Some(alara_lake::Error::Superseded(_)))
     }
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use alara_detect::{Session, SessionOptions};
+use alara_lake::AsOf;
 use alara_report::{BaselinePlan, Inputs, Table, gather};
 use anyhow::Context;
 use chrono::NaiveDate;
@@ -33,18 +34,16 @@ pub struct Args {
     /// Read view definitions from this directory instead of the built-in queries/.
     #[arg(long, value_name = "DIR")]
     pub queries: Option<PathBuf>,
+    /// Which state of the lake to read (default: the latest).
+    #[command(flatten)]
+    pub lake_at: super::sql::LakeAt,
 }
 
 /// Runs the command.
 pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
     let lake = config.lake(args.lake.as_deref())?;
-    if !lake.is_dir() {
-        return Err(UsageError(format!(
-            "{}: no lake there (run `alara ingest` or `alara demo` first)",
-            lake.display()
-        ))
-        .into());
-    }
+    super::sql::check_lake(&lake)?;
+    let lake_at = args.lake_at.as_of()?;
     if args.since.is_some_and(|s| s >= args.as_of) {
         return Err(UsageError(format!(
             "--since {} must be before --as-of {}",
@@ -55,7 +54,7 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
     }
     let options = SessionOptions { queries_dir: args.queries.clone(), config: config.limits.clone() };
     let rt = super::runtime()?;
-    let outcome = rt.block_on(write_report(&lake, &options, args.as_of, args.since, &args.out))?;
+    let outcome = rt.block_on(write_report_at(&lake, &options, &lake_at, args.as_of, args.since, &args.out))?;
     let c = &outcome.summary.counts;
     println!(
         "as of {}: {} workers over a limit, {} ESR candidates, {} new findings, {} workers needing attention",
@@ -79,7 +78,7 @@ pub struct Outcome {
     pub failed: BTreeMap<String, String>,
 }
 
-/// Gathers, renders and writes a report (also used by `alara demo`).
+/// Gathers, renders and writes a report over the latest lake (also used by `alara demo`).
 pub async fn write_report(
     lake: &Path,
     options: &SessionOptions,
@@ -87,7 +86,19 @@ pub async fn write_report(
     since: Option<NaiveDate>,
     out: &Path,
 ) -> anyhow::Result<Outcome> {
-    let gathered = gather_at(lake, options, as_of, None).await?;
+    write_report_at(lake, options, &AsOf::Latest, as_of, since, out).await
+}
+
+/// Gathers, renders and writes a report over the lake as it was at `lake_at`.
+pub async fn write_report_at(
+    lake: &Path,
+    options: &SessionOptions,
+    lake_at: &AsOf,
+    as_of: NaiveDate,
+    since: Option<NaiveDate>,
+    out: &Path,
+) -> anyhow::Result<Outcome> {
+    let gathered = gather_at(lake, options, lake_at, as_of, None).await?;
     let previous = match alara_report::read_previous(out) {
         Ok(p) => p,
         Err(e) => {
@@ -100,7 +111,7 @@ pub async fn write_report(
         BaselinePlan::Known(b) => Some(b),
         BaselinePlan::Since(d) => {
             let detections = ["overexposure", "missing_badge", "unexplained_heterogeneity"];
-            let then = gather_at(lake, options, d, Some(&detections)).await?;
+            let then = gather_at(lake, options, lake_at, d, Some(&detections)).await?;
             if let Some((name, err)) = then.failed.iter().next() {
                 anyhow::bail!("gathering the findings as of {d} (--since): {name}: {err}");
             }
@@ -133,10 +144,11 @@ struct Gathered {
 async fn gather_at(
     lake: &Path,
     options: &SessionOptions,
+    lake_at: &AsOf,
     as_of: NaiveDate,
     only: Option<&[&str]>,
 ) -> anyhow::Result<Gathered> {
-    let session = Session::open(lake, options).await.context("opening the lake")?;
+    let session = Session::open_as_of(lake, options, lake_at).await.context("opening the lake")?;
     restrict_to(&session, as_of).await.context("restricting the lake to the report date")?;
     let ctx = session.ctx();
     let mut g = Gathered { tables: BTreeMap::new(), unavailable: BTreeMap::new(), failed: BTreeMap::new() };

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use alara_detect::{Session, SessionOptions};
+use alara_lake::AsOf;
 use anyhow::Context;
 use datafusion::sql::parser::DFParser;
 
@@ -30,22 +31,57 @@ pub struct Args {
     /// Read view definitions from this directory instead of the built-in queries/.
     #[arg(long, value_name = "DIR")]
     pub queries: Option<PathBuf>,
+    /// Which state of the lake to read (default: the latest).
+    #[command(flatten)]
+    pub lake_at: LakeAt,
+}
+
+/// `--lake-version N` / `--lake-time TS`: read the lake as it was (Delta time travel).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct LakeAt {
+    /// Read the lake as it was at version N of its `readings` table: `readings` at that version,
+    /// every other table at its last commit at or before that version's commit time. The query
+    /// `SELECT * FROM lake_snapshot` shows the versions a session reads.
+    #[arg(long, value_name = "N", conflicts_with = "lake_time")]
+    pub lake_version: Option<u64>,
+    /// Read every table of the lake as it was at this time (RFC 3339, e.g. 2026-11-23T08:00:00Z).
+    #[arg(long, value_name = "TS")]
+    pub lake_time: Option<String>,
+}
+
+impl LakeAt {
+    /// The requested state.
+    pub fn as_of(&self) -> anyhow::Result<AsOf> {
+        Ok(match (&self.lake_version, &self.lake_time) {
+            (Some(v), _) => AsOf::Version(*v),
+            (None, Some(t)) => {
+                let t = chrono::DateTime::parse_from_rfc3339(t).map_err(|e| {
+                    UsageError(format!("--lake-time {t}: not an RFC 3339 time ({e}); e.g. 2026-11-23T08:00:00Z"))
+                })?;
+                AsOf::Time(t.with_timezone(&chrono::Utc))
+            }
+            (None, None) => AsOf::Latest,
+        })
+    }
+}
+
+/// Fails with a usage error when `lake` is neither a directory nor an object-store URL.
+pub fn check_lake(lake: &std::path::Path) -> anyhow::Result<()> {
+    if lake.is_dir() || lake.to_string_lossy().contains("://") {
+        return Ok(());
+    }
+    Err(UsageError(format!("{}: no lake there (run `alara ingest` or `alara demo` first)", lake.display())).into())
 }
 
 /// Runs the command.
 pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
     let lake = config.lake(args.lake.as_deref())?;
-    if !lake.is_dir() {
-        return Err(UsageError(format!(
-            "{}: no lake there (run `alara ingest` or `alara demo` first)",
-            lake.display()
-        ))
-        .into());
-    }
+    check_lake(&lake)?;
+    let lake_at = args.lake_at.as_of()?;
     let rt = super::runtime()?;
     rt.block_on(async {
         let options = SessionOptions { queries_dir: args.queries.clone(), config: config.limits.clone() };
-        let session = Session::open(&lake, &options).await.context("opening the lake")?;
+        let session = Session::open_as_of(&lake, &options, &lake_at).await.context("opening the lake")?;
         let text = match (&args.command, &args.file) {
             (Some(c), _) => Some(c.clone()),
             (None, Some(f)) => {

@@ -3,9 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use alara_lake::{Lake, Table};
-use arrow::array::RecordBatch;
-use arrow::datatypes::{DataType, SchemaRef};
+use alara_lake::{AsOf, Lake, Table, TableSnapshot};
+use arrow::array::{RecordBatch, StringArray, UInt64Array};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::ListingOptions;
@@ -25,17 +25,9 @@ pub struct SessionOptions {
     pub config: DetectConfig,
 }
 
-/// The schema of each lake table, or `None` for tables whose files define it.
+/// The schema of each lake table's data files.
 pub fn table_schema(table: Table) -> Option<SchemaRef> {
-    use alara_model::schema::*;
-    match table {
-        Table::Readings => Some(readings_schema()),
-        Table::Workers => Some(workers_schema()),
-        Table::Procedures => Some(procedures_schema()),
-        Table::Rejects => Some(rejects_schema()),
-        Table::Explanations => Some(explanations_schema()),
-        Table::Alerts => Some(alerts_schema()),
-    }
+    Some(table.schema())
 }
 
 /// A read-only DataFusion session with the lake tables and views registered.
@@ -45,15 +37,23 @@ pub struct Session {
 }
 
 impl Session {
-    /// Opens the lake at `root` (creating empty table directories if needed) and registers
-    /// tables and views.
+    /// Opens the latest snapshot of the lake at `root` (creating empty tables if needed) and
+    /// registers tables and views.
     pub async fn open(root: &Path, options: &SessionOptions) -> Result<Session> {
+        Session::open_as_of(root, options, &AsOf::Latest).await
+    }
+
+    /// Opens the lake as it was at `as_of` (Delta time travel; see `alara_lake::snapshot` for
+    /// what a version means across tables) and registers tables and views.
+    pub async fn open_as_of(root: &Path, options: &SessionOptions, as_of: &AsOf) -> Result<Session> {
         let lake = Lake::open(root)?;
         let config = SessionConfig::new().with_information_schema(true).with_target_partitions(2);
         let ctx = SessionContext::new_with_config(config);
-        for table in Table::ALL {
-            register_table(&ctx, &lake, table).await?;
+        let snapshots = lake.snapshots(as_of).await?;
+        for snapshot in &snapshots {
+            register_table(&ctx, snapshot).await?;
         }
+        register_versions(&ctx, &snapshots)?;
         let thresholds = options.config.thresholds_batch();
         let mem = MemTable::try_new(thresholds.schema(), vec![vec![thresholds]])
             .map_err(|source| Error::DataFusion { context: "registering thresholds".into(), source })?;
@@ -147,17 +147,44 @@ fn first_word(sql: &str) -> String {
     sql.split_whitespace().next().unwrap_or("").to_uppercase()
 }
 
-async fn register_table(ctx: &SessionContext, lake: &Lake, table: Table) -> Result<()> {
+/// Registers `<table>_all` over exactly the files of one Delta snapshot: an object store that
+/// lists only those files (and reads through to the lake's store), under a URL of its own, read
+/// by DataFusion's listing table with the Hive partition column as before.
+async fn register_table(ctx: &SessionContext, snapshot: &TableSnapshot) -> Result<()> {
+    let table = snapshot.table;
     let name = format!("{}_all", table.dir());
+    let err = |source| Error::DataFusion { context: format!("registering table {name}"), source };
+    let url = format!("alara-{}://snapshot/", table.dir());
+    let store_url =
+        url::Url::parse(&url).map_err(|e| err(datafusion::error::DataFusionError::External(Box::new(e))))?;
+    ctx.register_object_store(&store_url, snapshot.store());
     let mut options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
     if let Some(key) = table.partition_key() {
         options = options.with_table_partition_cols(vec![(key.to_string(), DataType::Utf8)]);
     }
-    let dir = lake.table_dir(table);
-    let url = format!("{}/", std::fs::canonicalize(&dir).unwrap_or(dir).display());
-    ctx.register_listing_table(&name, &url, options, table_schema(table), None)
-        .await
-        .map_err(|source| Error::DataFusion { context: format!("registering table {name}"), source })
+    ctx.register_listing_table(&name, &url, options, table_schema(table), None).await.map_err(err)
+}
+
+/// `lake_snapshot`: the Delta version of each table that the session reads.
+fn register_versions(ctx: &SessionContext, snapshots: &[TableSnapshot]) -> Result<()> {
+    let err = |source| Error::DataFusion { context: "registering lake_snapshot".into(), source };
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("table_name", DataType::Utf8, false),
+        Field::new("version", DataType::UInt64, true),
+        Field::new("files", DataType::UInt64, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from_iter_values(snapshots.iter().map(|s| s.table.dir()))),
+            Arc::new(UInt64Array::from_iter(snapshots.iter().map(|s| s.version))),
+            Arc::new(UInt64Array::from_iter_values(snapshots.iter().map(|s| s.files.len() as u64))),
+        ],
+    )
+    .map_err(|e| err(e.into()))?;
+    let mem = MemTable::try_new(schema, vec![vec![batch]]).map_err(err)?;
+    ctx.register_table("lake_snapshot", Arc::new(mem)).map_err(err)?;
+    Ok(())
 }
 
 /// Registers views in dependency order: a view whose inputs are not there yet is retried after

@@ -187,6 +187,14 @@ impl<S: BatchSink> Core<S> {
         Ok(())
     }
 
+    /// Drops what is buffered without writing it (a flush that another writer made obsolete).
+    /// Returns the number of rows dropped. The counts keep them: they were received.
+    pub fn discard(&mut self) -> usize {
+        let n = self.buffer.len();
+        self.buffer = Flush::default();
+        n
+    }
+
     /// Writes everything buffered, with footer `metadata`, and returns once it is durable.
     /// Returns the number of rows written (0 when there was nothing to write).
     pub fn flush(&mut self, metadata: Vec<(String, String)>) -> Result<usize> {

@@ -1,4 +1,6 @@
-//! Commit markers: which Kafka offsets the lake holds durably.
+//! Commit markers of the former lake layout (before Delta Lake): read by [`crate::convert`] to
+//! carry a former lake's committed files and Kafka positions into Delta tables. What follows
+//! describes that former layout.
 //!
 //! A flush of the Kafka source writes one Parquet file per table and partition, then, once every
 //! one of them is durable, a small JSON marker `_commits/<flush>.json` naming the offset range of
@@ -146,7 +148,7 @@ impl Lake {
     }
 
     /// Writes a checkpoint under a fresh name and returns its file name.
-    pub(crate) fn record_checkpoint(&self, checkpoint: &Checkpoint) -> Result<String> {
+    pub fn record_checkpoint(&self, checkpoint: &Checkpoint) -> Result<String> {
         let name = format!(
             "{CHECKPOINT_PREFIX}{}-{}.json",
             checkpoint.written_at.format("%Y%m%dT%H%M%S%6f"),
@@ -196,16 +198,6 @@ impl Lake {
             return Ok(out);
         }
         Err(invalid(&dir, "the commit markers kept changing while being read (100 attempts)".into()))
-    }
-
-    /// Removes a marker or checkpoint file by name (after a checkpoint covering it is durable).
-    pub(crate) fn remove_commit_file(&self, name: &str) -> Result<()> {
-        let path = self.commits_dir().join(name);
-        match std::fs::remove_file(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(source) => Err(Error::Io { op: "removing", path, source }),
-        }
     }
 }
 

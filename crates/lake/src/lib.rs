@@ -1,26 +1,42 @@
-//! The on-disk layout of the alara lake and its one write primitive: an atomic Parquet file.
+//! The alara lake: one Delta Lake table per record kind, on a local disk or object storage.
 //!
-//! The lake is a directory with one sub-directory per table (`readings/`, `workers/`, …), Hive-style
-//! partitions below (`year=2025/`), and Parquet files compressed with zstd. A file is written under a
-//! hidden temporary name, flushed to disk, then renamed into place and the directory synced: a
-//! reader (DataFusion, DuckDB, pyarrow) sees a whole file or nothing, and a crash leaves at most a
-//! `.tmp` file that no reader matches and the next writer sweeps.
+//! The lake is a directory (or an `s3://bucket/prefix` URL) with one Delta table per table of
+//! [`Table::ALL`] (`readings/`, `workers/`, …), Hive-style partitions below (`year=2025/`), and
+//! Parquet files compressed with zstd. A file enters or leaves a table only through a commit of the
+//! table's `_delta_log/`: a data file is written first under a fresh name, then the commit that
+//! adds it is written with put-if-absent. A crash between the two leaves a file that no commit
+//! names, which every Delta reader (Spark, delta-rs, DuckDB's `delta_scan`, alara itself) ignores
+//! and `alara compact` removes once it is older than the retention.
 //!
-//! The lake is append-only. Duplicates (a file ingested twice, a Kafka batch replayed after a crash)
-//! are expected and resolved at read time by identity, in the SQL views of `queries/`.
+//! Kafka positions live in the same commits as the data they cover, as Delta application
+//! transactions (see [`sink`]). Duplicates that a crash between two tables' commits can leave (a
+//! flush replayed after its `rejects` commit but before its `readings` commit) are resolved at read
+//! time by identity, in the SQL views of `queries/`.
+//!
+//! Delta-rs is async; this crate's API is synchronous for its synchronous callers (the ingest core,
+//! the alert outbox) and runs delta-rs on a small runtime of its own ([`block_on`]), so it can be
+//! called from inside or outside another tokio runtime.
 #![deny(missing_docs)]
 
 pub mod commits;
 pub mod compact;
-mod sink;
+pub mod convert;
+mod delta;
+mod s3;
+pub mod sink;
+pub mod snapshot;
 mod writer;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 
 pub use commits::{COMMITS_DIR, Checkpoint, CommitMarker, Commits, NextOffset, OffsetRange};
 pub use compact::{CompactOptions, CompactReport, KAFKA_FLUSH_PREFIX};
-pub use sink::ParquetSink;
-pub use writer::{FileWriter, WriteOptions};
+pub use delta::{FlushPart, KafkaTxn, Superseded};
+pub use sink::{DeltaSink, ParquetSink};
+pub use snapshot::{AsOf, TableSnapshot};
+pub use writer::WriteOptions;
 
 /// Errors of the lake.
 #[derive(Debug, thiserror::Error)]
@@ -39,7 +55,7 @@ pub enum Error {
     /// Encoding Parquet failed.
     #[error("writing Parquet {path}: {source}")]
     Parquet {
-        /// The temporary file being written.
+        /// The file being written.
         path: PathBuf,
         /// The encoder's error.
         #[source]
@@ -48,13 +64,36 @@ pub enum Error {
     /// A table name that the lake does not know.
     #[error("unknown table '{0}'")]
     UnknownTable(String),
+    /// A Delta operation (log read, commit, object store) failed.
+    #[error("{context}: {source}")]
+    Delta {
+        /// What was being done.
+        context: String,
+        /// The delta-rs error.
+        #[source]
+        source: Box<deltalake::DeltaTableError>,
+    },
+    /// Another writer committed these Kafka offsets first: the flush was not committed and the
+    /// source must re-read from the lake's positions.
+    #[error(transparent)]
+    Superseded(#[from] Superseded),
+    /// The lake location or a time-travel request cannot work; the message says what to change.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Error {
+    pub(crate) fn delta(context: impl Into<String>) -> impl FnOnce(deltalake::DeltaTableError) -> Error {
+        let context = context.into();
+        move |source| Error::Delta { context, source: Box::new(source) }
+    }
 }
 
 /// Result with the lake's error.
 pub type Result<T> = std::result::Result<T, Error>;
 
-/// A table of the lake: its directory and how it is partitioned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A table of the lake: its directory, schema and partitioning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Table {
     /// Dosimeter results, partitioned by the year of `period_end`.
     Readings,
@@ -87,11 +126,25 @@ impl Table {
         }
     }
 
-    /// The Hive partition key of the table, if any (a string column taken from the path).
+    /// The Hive partition key of the table, if any (a string column, stored in the Delta log and
+    /// the path, not in the data files, as Spark does).
     pub fn partition_key(self) -> Option<&'static str> {
         match self {
             Table::Readings | Table::Procedures => Some("year"),
             _ => None,
+        }
+    }
+
+    /// The schema of the table's data files (without the partition column).
+    pub fn schema(self) -> arrow::datatypes::SchemaRef {
+        use alara_model::schema::*;
+        match self {
+            Table::Readings => readings_schema(),
+            Table::Workers => workers_schema(),
+            Table::Procedures => procedures_schema(),
+            Table::Rejects => rejects_schema(),
+            Table::Explanations => explanations_schema(),
+            Table::Alerts => alerts_schema(),
         }
     }
 
@@ -101,30 +154,59 @@ impl Table {
     }
 }
 
-/// A lake directory.
+/// A lake: a local directory or an object-store URL, with one Delta table per [`Table`].
 #[derive(Debug, Clone)]
 pub struct Lake {
+    /// The local directory, or the URL as given (`s3://bucket/prefix`).
     root: PathBuf,
+    /// The root as a URL with a trailing slash.
+    url: url::Url,
+    /// Tables loaded so far, kept to update them incrementally instead of replaying the log.
+    cache: Arc<Mutex<HashMap<Table, deltalake::DeltaTable>>>,
 }
 
 impl Lake {
-    /// Opens (and creates if needed) a lake at `root`, with every table directory present so that
-    /// readers can register empty tables.
+    /// Opens a lake at `root` (a directory, or an `s3://bucket/prefix` URL), creating every
+    /// missing table as an empty Delta table so that readers can register it.
     pub fn open(root: impl Into<PathBuf>) -> Result<Lake> {
         let root = root.into();
-        for t in Table::ALL {
-            let dir = root.join(t.dir());
-            std::fs::create_dir_all(&dir).map_err(|source| Error::Io { op: "creating", path: dir, source })?;
+        if convert::is_legacy(&root) {
+            return Err(Error::Invalid(format!(
+                "{}: a lake of the former layout (Parquet files and _commits/ markers); convert it to Delta tables \
+                 with `alara compact --convert --lake {}`",
+                root.display(),
+                root.display()
+            )));
         }
-        Ok(Lake { root })
+        let url = delta::root_url(&root)?;
+        let lake = Lake { root, url, cache: Arc::new(Mutex::new(HashMap::new())) };
+        let l = lake.clone();
+        block_on(async move { l.create_missing_tables().await })?;
+        Ok(lake)
     }
 
-    /// The lake's root directory.
+    /// The lake's root as given (a local directory, or the URL).
     pub fn root(&self) -> &Path {
         &self.root
     }
 
-    /// The directory of a table.
+    /// Whether the lake is on the local file system.
+    pub fn is_local(&self) -> bool {
+        self.url.scheme() == "file"
+    }
+
+    /// The lake's root URL (trailing slash).
+    pub fn url(&self) -> &url::Url {
+        &self.url
+    }
+
+    /// The URL of a table (trailing slash).
+    pub fn table_url(&self, table: Table) -> url::Url {
+        // Joining a plain directory name onto a URL ending in '/' cannot fail.
+        self.url.join(&format!("{}/", table.dir())).expect("table URL")
+    }
+
+    /// The directory of a table (a local path, or the URL text for object storage).
     pub fn table_dir(&self, table: Table) -> PathBuf {
         self.root.join(table.dir())
     }
@@ -138,22 +220,8 @@ impl Lake {
         }
     }
 
-    /// Starts a new file `name` (without extension) in a partition. Nothing is visible until
-    /// [`FileWriter::finish`].
-    pub fn create(
-        &self,
-        table: Table,
-        partition: Option<&str>,
-        name: &str,
-        schema: arrow::datatypes::SchemaRef,
-        options: &WriteOptions,
-    ) -> Result<FileWriter> {
-        let dir = self.partition_dir(table, partition);
-        FileWriter::create(&dir, name, schema, options)
-    }
-
-    /// Writes whole batches as one file, atomically. Returns the final path, or `None` when there
-    /// was nothing to write.
+    /// Writes whole batches as one file in one Delta commit. Returns the file's path (local
+    /// lakes) or URL text, or `None` when there was nothing to write.
     pub fn write(
         &self,
         table: Table,
@@ -162,109 +230,64 @@ impl Lake {
         batches: &[arrow::array::RecordBatch],
         options: &WriteOptions,
     ) -> Result<Option<PathBuf>> {
-        let Some(first) = batches.iter().find(|b| b.num_rows() > 0) else {
+        let batches: Vec<_> = batches.iter().filter(|b| b.num_rows() > 0).cloned().collect();
+        if batches.is_empty() {
             return Ok(None);
-        };
-        let mut w = self.create(table, partition, name, first.schema(), options)?;
-        for b in batches {
-            w.write(b)?;
         }
-        w.finish().map(Some)
+        let part = FlushPart { table, partition: partition.map(str::to_string), batches };
+        let l = self.clone();
+        let (name, options) = (name.to_string(), options.clone());
+        let paths = block_on(async move { l.commit_parts(&name, vec![part], &options, &[]).await })?;
+        Ok(paths.into_iter().next().map(|p| self.local_or_url(table, &p)))
     }
 
-    /// Every finished Parquet file of a table, sorted by path.
+    /// Every file of a table's latest snapshot (what a reader sees), sorted by path. Local paths
+    /// for a local lake, URL text otherwise.
     pub fn files(&self, table: Table) -> Result<Vec<PathBuf>> {
-        let mut out = Vec::new();
-        collect_parquet(&self.table_dir(table), &mut out)?;
+        let snap = self.snapshot(table, &AsOf::Latest)?;
+        let mut out: Vec<PathBuf> = snap.files.iter().map(|f| self.local_or_url(table, f.location.as_ref())).collect();
         out.sort();
         Ok(out)
     }
 
-    /// Removes temporary files left by a writer that died (kill -9, full disk). Only files older
-    /// than `min_age` are removed, so a concurrent writer's file in progress is left alone.
-    pub fn sweep_temporaries(&self, min_age: std::time::Duration) -> Result<usize> {
-        let mut n = 0;
-        for t in Table::ALL {
-            let mut tmps = Vec::new();
-            collect(&self.table_dir(t), &mut tmps, &|p| p.extension().is_some_and(|e| e == "tmp"))?;
-            for p in tmps {
-                let old = std::fs::metadata(&p)
-                    .and_then(|m| m.modified())
-                    .ok()
-                    .and_then(|m| m.elapsed().ok())
-                    .is_some_and(|age| age >= min_age);
-                if old && std::fs::remove_file(&p).is_ok() {
-                    n += 1;
-                }
-            }
+    fn local_or_url(&self, table: Table, relative: &str) -> PathBuf {
+        if self.is_local() {
+            self.table_dir(table).join(relative)
+        } else {
+            PathBuf::from(format!("{}{relative}", self.table_url(table)))
         }
-        Ok(n)
+    }
+
+    /// Kept for callers of the former layout: temporaries no longer exist (data files are written
+    /// whole before the commit that names them), so there is nothing to sweep. Files of commits
+    /// that never happened are removed by `alara compact` (vacuum) after the retention.
+    pub fn sweep_temporaries(&self, _min_age: std::time::Duration) -> Result<usize> {
+        Ok(0)
     }
 }
 
-fn collect_parquet(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    collect(dir, out, &|p| p.extension().is_some_and(|e| e == "parquet"))
-}
-
-fn collect(dir: &Path, out: &mut Vec<PathBuf>, keep: &dyn Fn(&Path) -> bool) -> Result<()> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(source) => {
-            return Err(Error::Io { op: "listing", path: dir.to_path_buf(), source });
-        }
-    };
-    for e in entries {
-        let e = e.map_err(|source| Error::Io { op: "listing", path: dir.to_path_buf(), source })?;
-        let p = e.path();
-        if p.is_dir() {
-            collect(&p, out, keep)?;
-        } else if keep(&p) {
-            out.push(p);
-        }
+/// Runs a future to completion on the lake's own runtime, from synchronous code (inside or
+/// outside another tokio runtime). Two worker threads: the target machine has two cores.
+pub fn block_on<F>(f: F) -> F::Output
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    let rt = RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("alara-lake")
+            .enable_all()
+            .build()
+            .expect("the lake's runtime starts")
+    });
+    let handle = rt.spawn(f);
+    match futures::executor::block_on(handle) {
+        Ok(v) => v,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
     }
-    Ok(())
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use arrow::array::{Int64Array, RecordBatch};
-    use arrow::datatypes::{DataType, Field, Schema};
-    use std::sync::Arc;
-
-    #[test]
-    fn a_file_is_invisible_until_finished() {
-        let dir = tempfile::tempdir().unwrap();
-        let lake = Lake::open(dir.path()).unwrap();
-        let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
-        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![1, 2, 3]))]).unwrap();
-        let mut w = lake.create(Table::Readings, Some("2025"), "f1", schema, &WriteOptions::default()).unwrap();
-        w.write(&batch).unwrap();
-        assert!(lake.files(Table::Readings).unwrap().is_empty());
-        let path = w.finish().unwrap();
-        assert_eq!(lake.files(Table::Readings).unwrap(), vec![path.clone()]);
-        assert!(path.to_string_lossy().contains("readings/year=2025/f1.parquet"));
-        let f = std::fs::File::open(&path).unwrap();
-        let rows: usize = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
-            .unwrap()
-            .build()
-            .unwrap()
-            .map(|b| b.unwrap().num_rows())
-            .sum();
-        assert_eq!(rows, 3);
-    }
-
-    #[test]
-    fn an_abandoned_writer_leaves_only_a_sweepable_temporary() {
-        let dir = tempfile::tempdir().unwrap();
-        let lake = Lake::open(dir.path()).unwrap();
-        let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
-        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![1]))]).unwrap();
-        let mut w = lake.create(Table::Rejects, None, "f2", schema, &WriteOptions::default()).unwrap();
-        w.write(&batch).unwrap();
-        std::mem::forget(w); // as if the process died before finish()
-        assert!(lake.files(Table::Rejects).unwrap().is_empty());
-        assert_eq!(lake.sweep_temporaries(std::time::Duration::ZERO).unwrap(), 1);
-    }
-}
+mod tests;

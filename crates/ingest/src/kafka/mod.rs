@@ -8,17 +8,20 @@
 //! [`KafkaConfig::latency_ms`] after the oldest buffered message arrived, whichever comes first,
 //! and proceeds in this order:
 //!
-//! 1. the core writes the rows (each file atomic and durable), named after the flush;
-//! 2. the [`OffsetLog`] records the offset range of each partition the flush covers (in the lake:
-//!    a commit marker, written atomically after the data);
+//! 1. the core hands the rows to the sink with the offset range of each partition in the flush's
+//!    metadata; the lake commits them as one Delta commit per table, the positions (next offsets)
+//!    as application transactions of those commits (`alara_lake::delta` explains the order);
+//! 2. the [`OffsetLog`] records the ranges (nothing to do for the lake: step 1 did it);
 //! 3. the offsets that follow those ranges are committed to Kafka, asynchronously.
 //!
 //! **The lake is the source of truth for positions.** When partitions are assigned (start,
-//! rebalance), each is positioned at the offset after the last one the offset log holds, not at
-//! the Kafka commit, which is only a courtesy for lag monitors. A process killed between 1 and 2
-//! leaves data files that no marker vouches for; the next owner re-reads those offsets and the
-//! views keep one row per identity. When partitions are revoked, the buffer is flushed first, so a
-//! rebalance does not re-read what was already consumed.
+//! rebalance), each is positioned at the offset the lake's log holds, not at the Kafka commit,
+//! which is only a courtesy for lag monitors. A process killed in the middle of a flush leaves
+//! either nothing committed or some tables committed without the position; the next owner re-reads
+//! those offsets and the views keep one row per identity. When partitions are revoked, the buffer
+//! is flushed first, so a rebalance does not re-read what was already consumed. When another
+//! writer committed a partition past the start of a flush (two processes that both believed they
+//! owned it), the flush is abandoned and its partitions re-seek to the lake's positions.
 //!
 //! A message that cannot be a record (not JSON, invalid, empty, too large) becomes a reject with
 //! its topic, partition and offset, and the partition moves on: a poison message never stalls it.
@@ -76,15 +79,24 @@ pub struct PartitionRange {
     pub last: i64,
 }
 
-/// Where the Kafka source records which offsets are durable, and reads them back. The lake's
-/// commit markers implement it (`alara_lake::Lake::record_commit`, wired by the CLI).
+/// Where the Kafka source reads back which offsets are durable. In the lake, positions are Delta
+/// application transactions written by the sink in the same commit as the data
+/// (`alara_lake::DeltaSink`), so [`OffsetLog::record`] has nothing left to do there; an offset
+/// log kept apart from the data (tests) records them after the sink returned.
 pub trait OffsetLog: Send {
-    /// The next offset to read for every partition that complete flushes have covered.
-    fn next_offsets(&self) -> Result<HashMap<TopicPartition, i64>, BoxError>;
+    /// The next offset to read for each of `tps` that complete flushes have covered (absent:
+    /// never ingested, read from the beginning).
+    fn next_offsets(&self, tps: &[TopicPartition]) -> Result<HashMap<TopicPartition, i64>, BoxError>;
 
     /// Records that flush `flush`, whose rows are all durable, covers `ranges`. Returns only once
     /// the record itself is durable.
     fn record(&mut self, flush: &str, ranges: &[PartitionRange], rows: u64) -> Result<(), BoxError>;
+
+    /// Whether a sink error says that another writer committed these offsets first: the flush is
+    /// then abandoned and its partitions re-read from the log's positions, instead of stopping.
+    fn superseded(&self, _error: &(dyn std::error::Error + 'static)) -> bool {
+        false
+    }
 }
 
 /// Errors that stop the Kafka source. Bad messages are not errors: they become rejects.

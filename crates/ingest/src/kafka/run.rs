@@ -137,6 +137,7 @@ where
             _ = sleep_until(deadline) => {
                 let commits = lock(state).flush()?;
                 commit(consumer, &commits, metrics);
+                reseek(consumer, state);
             }
             _ = tick.tick() => {
                 let positions = consumer.position().ok();
@@ -151,6 +152,10 @@ where
                     let commits = s.flush()?;
                     drop(s);
                     commit(consumer, &commits, metrics);
+                    if reseek(consumer, state) {
+                        // Another writer was ahead: not idle yet, read on from the lake's position.
+                        continue;
+                    }
                     break Ok(StopReason::Idle);
                 }
             }
@@ -162,6 +167,7 @@ where
                         let commits = s.flush()?;
                         drop(s);
                         commit(consumer, &commits, metrics);
+                        reseek(consumer, state);
                     }
                     last_error = None;
                 }
@@ -183,6 +189,25 @@ where
     };
     progress.finish();
     result
+}
+
+/// Seeks the partitions of a flush that another writer superseded to the lake's positions.
+/// Returns whether there were any.
+fn reseek<S: BatchSink, C: rdkafka::consumer::ConsumerContext + 'static>(
+    consumer: &StreamConsumer<C>,
+    state: &Mutex<State<S>>,
+) -> bool {
+    let seeks = lock(state).take_reseek();
+    for (tp, offset) in &seeks {
+        tracing::info!(topic = %tp.topic, partition = tp.partition, offset, "re-seeking to the lake's position");
+        if let Err(e) =
+            consumer.seek(&tp.topic, tp.partition, rdkafka::Offset::Offset(*offset), Duration::from_secs(10))
+        {
+            // The partition may have been revoked meanwhile; its next owner starts from the lake.
+            tracing::warn!(topic = %tp.topic, partition = tp.partition, cause = %e, "seek failed");
+        }
+    }
+    !seeks.is_empty()
 }
 
 /// Whether the cluster knows at least one of the topics. Without any, no partition will ever be

@@ -89,6 +89,9 @@ pub(crate) struct State<S: BatchSink> {
     /// Whether any assignment (even an empty one) was received.
     pub assigned_once: bool,
     flushes: u64,
+    /// Partitions to re-position (at the lake's next offset) after a flush that another writer
+    /// superseded; the loop seeks them.
+    reseek: Vec<(TopicPartition, i64)>,
     /// An error raised in a callback, for the loop to return.
     pub fatal: Option<Error>,
     metrics: Arc<Metrics>,
@@ -119,6 +122,7 @@ impl<S: BatchSink> State<S> {
             assigned: BTreeMap::new(),
             assigned_once: false,
             flushes: 0,
+            reseek: Vec::new(),
             fatal: None,
             metrics,
         }
@@ -189,8 +193,10 @@ impl<S: BatchSink> State<S> {
         self.core.buffered()
     }
 
-    /// Writes the buffer, then records its offset ranges; returns the offsets to commit to Kafka
-    /// (for partitions still assigned). Nothing to commit when the buffer was empty.
+    /// Writes the buffer with its offset ranges (in its metadata, for the lake to commit as
+    /// positions), then records them in the offset log; returns the offsets to commit to Kafka
+    /// (for partitions still assigned). Nothing to commit when the buffer was empty, or when
+    /// another writer had committed these offsets first (see [`State::take_reseek`]).
     pub fn flush(&mut self) -> Result<Commits, Error> {
         if self.pending.is_empty() {
             return Ok(Vec::new());
@@ -216,7 +222,11 @@ impl<S: BatchSink> State<S> {
             (RANGES_KEY.to_string(), serde_json::Value::Array(json).to_string()),
             ("alara.kafka.group".to_string(), self.group.clone()),
         ];
-        let rows = self.core.flush_named(Some(name.clone()), metadata).map_err(Error::Core)? as u64;
+        let rows = match self.core.flush_named(Some(name.clone()), metadata) {
+            Ok(rows) => rows as u64,
+            Err(crate::Error::Sink(e)) if self.log.superseded(e.as_ref()) => return self.superseded(&ranges, &*e),
+            Err(e) => return Err(Error::Core(e)),
+        };
         self.log.record(&name, &ranges, rows).map_err(|source| Error::OffsetLog { op: "recording", source })?;
         let waited = self.first_arrival.take().map(|t| t.elapsed()).unwrap_or_default();
         self.pending.clear();
@@ -225,10 +235,37 @@ impl<S: BatchSink> State<S> {
         Ok(ranges.into_iter().filter(|r| self.assigned.contains_key(&r.tp)).map(|r| (r.tp, r.last + 1)).collect())
     }
 
+    /// Another writer committed some of these offsets first: drop the buffer, and re-position
+    /// every partition of the flush that is still assigned at the lake's position.
+    fn superseded(&mut self, ranges: &[PartitionRange], cause: &dyn std::error::Error) -> Result<Commits, Error> {
+        let dropped = self.core.discard();
+        self.pending.clear();
+        self.first_arrival = None;
+        let kept: Vec<&PartitionRange> = ranges.iter().filter(|r| self.assigned.contains_key(&r.tp)).collect();
+        let tps: Vec<TopicPartition> = kept.iter().map(|r| r.tp.clone()).collect();
+        let next = self.log.next_offsets(&tps).map_err(|source| Error::OffsetLog { op: "reading", source })?;
+        for r in kept {
+            // Every partition of the dropped buffer is read again: from the lake's position, or
+            // from the flush's own start for a partition no writer has committed yet.
+            let n = next.get(&r.tp).copied().unwrap_or(r.first);
+            if let Some(a) = self.assigned.get_mut(&r.tp) {
+                a.next = Some(n);
+            }
+            self.reseek.push((r.tp.clone(), n));
+        }
+        tracing::warn!(%cause, rows = dropped, "flush abandoned; re-reading from the lake's positions");
+        Ok(Vec::new())
+    }
+
+    /// Partitions to seek after a superseded flush (taken: the caller seeks them).
+    pub fn take_reseek(&mut self) -> Vec<(TopicPartition, i64)> {
+        std::mem::take(&mut self.reseek)
+    }
+
     /// Records a new assignment and returns where each partition starts: the lake's position, or
     /// `None` (the beginning) for a partition the lake has never seen.
     pub fn assign(&mut self, tps: &[TopicPartition]) -> Result<Vec<(TopicPartition, Option<i64>)>, Error> {
-        let next = self.log.next_offsets().map_err(|source| Error::OffsetLog { op: "reading", source })?;
+        let next = self.log.next_offsets(tps).map_err(|source| Error::OffsetLog { op: "reading", source })?;
         self.assigned_once = true;
         let mut out = Vec::new();
         for tp in tps {
@@ -368,6 +405,35 @@ mod tests {
         s.core.sink_mut().fail = true;
         assert!(s.flush().is_err());
         assert!(log.recorded().is_empty());
+    }
+
+    #[test]
+    fn a_superseded_flush_is_dropped_and_its_partitions_reseek_to_the_log() {
+        let log = MemoryLog::default();
+        let mut other = log.clone();
+        let mut s = state(log.clone(), 100);
+        s.assign(&[tp(0), tp(1)]).unwrap();
+        s.push("dosimetry.readings", 0, 0, Some(GOOD), Utc::now()).unwrap();
+        s.push("dosimetry.readings", 1, 0, Some(GOOD), Utc::now()).unwrap();
+        // Another writer committed partition 0 up to offset 41 meanwhile.
+        other.record("other", &[PartitionRange { tp: tp(0), first: 0, last: 40 }], 41).unwrap();
+        s.core.sink_mut().supersede = true;
+        assert_eq!(s.flush().unwrap(), vec![], "nothing to commit to Kafka");
+        assert_eq!(s.buffered(), 0, "the buffer is dropped");
+        assert!(s.flush_deadline(Duration::from_secs(1)).is_none());
+        // Partition 0 re-seeks to the log; partition 1, which the log never saw, to the start of
+        // the dropped flush (its message must be read again).
+        assert_eq!(s.take_reseek(), vec![(tp(0), 41), (tp(1), 0)]);
+        assert_eq!(s.assigned[&tp(0)].next, Some(41));
+        assert_eq!(log.recorded().len(), 1, "only the other writer's flush");
+        // The next flush goes through.
+        s.push("dosimetry.readings", 0, 41, Some(GOOD), Utc::now()).unwrap();
+        assert_eq!(s.flush().unwrap(), vec![(tp(0), 42)]);
+        assert!(s.take_reseek().is_empty());
+        // Any other sink error still stops the run.
+        s.push("dosimetry.readings", 0, 42, Some(GOOD), Utc::now()).unwrap();
+        s.core.sink_mut().fail = true;
+        assert!(s.flush().is_err());
     }
 
     #[test]

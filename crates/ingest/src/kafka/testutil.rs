@@ -12,6 +12,8 @@ use super::{BoxError, OffsetLog, PartitionRange, TopicPartition};
 pub(crate) struct MemorySink {
     pub flushes: Vec<Flush>,
     pub fail: bool,
+    /// Fail the next write as a lake does when another writer committed these offsets first.
+    pub supersede: bool,
 }
 
 impl BatchSink for MemorySink {
@@ -20,6 +22,9 @@ impl BatchSink for MemorySink {
     fn write(&mut self, flush: &Flush) -> Result<(), Self::Error> {
         if self.fail {
             return Err(std::io::Error::other("disk full"));
+        }
+        if std::mem::take(&mut self.supersede) {
+            return Err(std::io::Error::other("superseded"));
         }
         self.flushes.push(flush.clone());
         Ok(())
@@ -42,10 +47,10 @@ impl MemoryLog {
 }
 
 impl OffsetLog for MemoryLog {
-    fn next_offsets(&self) -> Result<HashMap<TopicPartition, i64>, BoxError> {
+    fn next_offsets(&self, tps: &[TopicPartition]) -> Result<HashMap<TopicPartition, i64>, BoxError> {
         let mut out: HashMap<TopicPartition, i64> = HashMap::new();
         for (_, ranges) in self.inner.lock().unwrap().iter() {
-            for r in ranges {
+            for r in ranges.iter().filter(|r| tps.contains(&r.tp)) {
                 let e = out.entry(r.tp.clone()).or_insert(r.last + 1);
                 *e = (*e).max(r.last + 1);
             }
@@ -56,5 +61,9 @@ impl OffsetLog for MemoryLog {
     fn record(&mut self, flush: &str, ranges: &[PartitionRange], _rows: u64) -> Result<(), BoxError> {
         self.inner.lock().unwrap().push((flush.to_string(), ranges.to_vec()));
         Ok(())
+    }
+
+    fn superseded(&self, error: &(dyn std::error::Error + 'static)) -> bool {
+        error.to_string() == "superseded"
     }
 }

@@ -1,0 +1,224 @@
+//! Tests of the lake over real Delta tables in temporary directories.
+
+use std::path::Path;
+use std::sync::{Arc, Barrier};
+
+use alara_model::{BatchSink, Flush, Kind, Origin, Reject};
+use chrono::Utc;
+
+use crate::sink::KAFKA_RANGES_KEY;
+use crate::*;
+
+fn reject(topic: &str, partition: i32, offset: i64) -> Reject {
+    let origin = Origin::Kafka { topic: topic.into(), partition, offset };
+    Reject::new(Kind::Readings, origin, "not JSON", b"{oops", Utc::now())
+}
+
+/// A Kafka flush of rejects covering `first..=last` of each partition given.
+fn flush(name: &str, ranges: &[(&str, i32, i64, i64)]) -> Flush {
+    let mut f = Flush { name: name.into(), ..Default::default() };
+    let mut json = Vec::new();
+    for (t, p, first, last) in ranges {
+        f.rejects.extend((*first..=*last).map(|o| reject(t, *p, o)));
+        json.push(serde_json::json!({"topic": t, "partition": p, "first": first, "last": last}));
+    }
+    f.metadata.push((KAFKA_RANGES_KEY.into(), serde_json::Value::Array(json).to_string()));
+    f
+}
+
+/// The JSON actions of one commit of a table.
+fn commit(lake: &Path, table: &str, version: u64) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(lake.join(table).join(format!("_delta_log/{version:020}.json"))).unwrap();
+    text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+fn rows(lake: &Lake, table: Table, as_of: &AsOf) -> usize {
+    let snap = lake.snapshot(table, as_of).unwrap();
+    snap.files
+        .iter()
+        .map(|f| {
+            let store = snap.inner.clone();
+            let location = f.location.clone();
+            let bytes = block_on(async move {
+                use object_store::ObjectStoreExt as _;
+                store.get(&location).await.unwrap().bytes().await.unwrap()
+            });
+            crate::writer::decode(bytes).unwrap().iter().map(|b| b.num_rows()).sum::<usize>()
+        })
+        .sum()
+}
+
+#[test]
+fn every_table_is_created_once_as_an_empty_delta_table() {
+    let dir = tempfile::tempdir().unwrap();
+    Lake::open(dir.path()).unwrap();
+    let lake = Lake::open(dir.path()).unwrap();
+    for t in Table::ALL {
+        let log = dir.path().join(t.dir()).join("_delta_log");
+        assert!(log.join("00000000000000000000.json").is_file(), "{t:?}");
+        assert!(!log.join("00000000000000000001.json").exists(), "{t:?} created twice");
+        assert!(lake.files(t).unwrap().is_empty());
+    }
+    let meta = commit(dir.path(), "readings", 0);
+    let m = meta.iter().find_map(|a| a.get("metaData")).unwrap();
+    assert_eq!(m["partitionColumns"], serde_json::json!(["year"]));
+    assert!(m["schemaString"].as_str().unwrap().contains("\"timestamp\""), "timestamps are Delta timestamps (UTC)");
+}
+
+#[test]
+fn a_kafka_flush_is_one_commit_per_table_carrying_its_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path()).unwrap();
+    let mut sink = DeltaSink::new(lake.clone(), WriteOptions::default());
+    sink.write(&flush("kafka-1", &[("t", 0, 0, 4), ("t", 1, 7, 9)])).unwrap();
+    for table in ["rejects", "readings"] {
+        let actions = commit(dir.path(), table, 1);
+        let mut txns: Vec<_> = actions
+            .iter()
+            .filter_map(|a| a.get("txn"))
+            .map(|t| (t["appId"].as_str().unwrap().to_string(), t["version"].as_i64().unwrap()))
+            .collect();
+        txns.sort();
+        assert_eq!(txns, vec![("alara.kafka:t:0".into(), 5), ("alara.kafka:t:1".into(), 10)], "{table}");
+        assert!(!dir.path().join(table).join("_delta_log/00000000000000000002.json").exists(), "one commit");
+    }
+    // The rejects commit holds the file; the readings commit (the positions) holds no file.
+    assert_eq!(commit(dir.path(), "rejects", 1).iter().filter(|a| a.get("add").is_some()).count(), 1);
+    assert_eq!(commit(dir.path(), "readings", 1).iter().filter(|a| a.get("add").is_some()).count(), 0);
+    // Tables the flush does not touch get no commit.
+    assert!(!dir.path().join("workers/_delta_log/00000000000000000001.json").exists());
+    let pos = lake.kafka_positions(&[("t".into(), 0), ("t".into(), 1), ("t".into(), 2)]).unwrap();
+    assert_eq!((pos[&("t".into(), 0)], pos[&("t".into(), 1)]), (5, 10));
+    assert!(!pos.contains_key(&("t".into(), 2)));
+    assert_eq!(rows(&lake, Table::Rejects, &AsOf::Latest), 8);
+}
+
+#[test]
+fn a_flush_behind_the_lake_position_is_superseded_and_commits_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path()).unwrap();
+    let mut sink = DeltaSink::new(lake.clone(), WriteOptions::default());
+    sink.write(&flush("a", &[("t", 0, 0, 9)])).unwrap();
+    let err = sink.write(&flush("b", &[("t", 0, 5, 14)])).unwrap_err();
+    assert!(matches!(&err, Error::Superseded(s) if s.first == 5 && s.lake_next == 10), "{err}");
+    assert_eq!(rows(&lake, Table::Rejects, &AsOf::Latest), 10, "the early check stops before any commit");
+    // The next flush starting at the lake's position commits.
+    sink.write(&flush("c", &[("t", 0, 10, 14)])).unwrap();
+    assert_eq!(lake.kafka_positions(&[("t".into(), 0)]).unwrap()[&("t".into(), 0)], 15);
+}
+
+/// Two writers flush the same offsets at the same moment: exactly one commits the positions
+/// (Delta's conflict checker refuses the other's readings commit, or its early check sees the
+/// winner), the other is told it was superseded.
+#[test]
+fn two_writers_racing_for_the_same_offsets_commit_them_once() {
+    for round in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(dir.path()).unwrap();
+        let barrier = Arc::new(Barrier::new(2));
+        let handles: Vec<_> = (0..2)
+            .map(|w| {
+                let (lake, barrier) = (lake.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    let mut sink = DeltaSink::new(lake, WriteOptions::default());
+                    barrier.wait();
+                    sink.write(&flush(&format!("w{w}"), &[("t", 0, 0, 9)]))
+                })
+            })
+            .collect();
+        let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let ok = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(ok, 1, "round {round}: {results:?}");
+        assert!(results.iter().any(|r| matches!(r, Err(Error::Superseded(_)))), "round {round}: {results:?}");
+        let readings_commits = std::fs::read_dir(dir.path().join("readings/_delta_log"))
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".json"))
+            .count();
+        assert_eq!(readings_commits, 2, "round {round}: create + one positions commit");
+        assert_eq!(lake.kafka_positions(&[("t".into(), 0)]).unwrap()[&("t".into(), 0)], 10);
+    }
+}
+
+#[test]
+fn time_travel_reads_what_the_lake_held_then() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path()).unwrap();
+    let mut sink = DeltaSink::new(lake.clone(), WriteOptions::default());
+    sink.write(&flush("a", &[("t", 0, 0, 2)])).unwrap(); // readings v1, rejects v1
+    std::thread::sleep(std::time::Duration::from_millis(20)); // distinct commit times (ms)
+    let between = Utc::now();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    sink.write(&flush("b", &[("t", 0, 3, 7)])).unwrap(); // readings v2, rejects v2
+    assert_eq!(rows(&lake, Table::Rejects, &AsOf::Latest), 8);
+    assert_eq!(rows(&lake, Table::Rejects, &AsOf::Version(1)), 3);
+    assert_eq!(rows(&lake, Table::Rejects, &AsOf::Version(0)), 0);
+    assert_eq!(rows(&lake, Table::Rejects, &AsOf::Time(between)), 3);
+    let before = Utc::now() - chrono::Duration::days(1);
+    let s = lake.snapshot(Table::Rejects, &AsOf::Time(before)).unwrap();
+    assert_eq!((s.version, s.files.len()), (None, 0), "no table yet then");
+    assert!(matches!(lake.snapshot(Table::Rejects, &AsOf::Version(9)), Err(Error::Invalid(_))));
+}
+
+#[test]
+fn compaction_merges_by_commits_and_keeps_every_row_and_old_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path()).unwrap();
+    let mut sink = DeltaSink::new(lake.clone(), WriteOptions::default());
+    for i in 0..10 {
+        sink.write(&flush(&format!("f{i}"), &[("t", 0, i * 3, i * 3 + 2)])).unwrap();
+    }
+    let v10 = lake.snapshot(Table::Readings, &AsOf::Latest).unwrap().version;
+    assert_eq!(lake.files(Table::Rejects).unwrap().len(), 10);
+    let r = lake
+        .compact(&CompactOptions { retention: std::time::Duration::from_secs(3600), ..Default::default() })
+        .unwrap();
+    assert_eq!((r.files_merged, r.files_written, r.rows), (10, 1, 30), "{r:?}");
+    assert_eq!(lake.files(Table::Rejects).unwrap().len(), 1);
+    assert_eq!(rows(&lake, Table::Rejects, &AsOf::Latest), 30);
+    // The inputs are still on disk (retention), so the version before the compaction reads.
+    assert_eq!(rows(&lake, Table::Rejects, &AsOf::Version(v10.unwrap())), 30);
+    assert!(dir.path().join("rejects/_delta_log/_last_checkpoint").is_file());
+    // Positions are untouched by a compaction.
+    assert_eq!(lake.kafka_positions(&[("t".into(), 0)]).unwrap()[&("t".into(), 0)], 30);
+    // With no retention, the removed inputs are deleted; a file no commit added is kept until
+    // the orphan age.
+    std::fs::write(dir.path().join("rejects/kafka-orphan.parquet"), b"not committed").unwrap();
+    let r = lake.compact(&CompactOptions { retention: std::time::Duration::ZERO, ..Default::default() }).unwrap();
+    assert_eq!(r.files_vacuumed, 10, "{r:?}");
+    assert!(dir.path().join("rejects/kafka-orphan.parquet").exists());
+    assert_eq!(rows(&lake, Table::Rejects, &AsOf::Latest), 30);
+}
+
+#[test]
+fn a_former_lake_converts_with_committed_files_and_positions_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // The former layout: one marked Kafka flush, one unmarked, one file-ingest file.
+    let write = |name: &str, f: &Flush| {
+        let b = alara_model::schema::rejects_batch(&f.rejects).unwrap();
+        std::fs::create_dir_all(root.join("rejects")).unwrap();
+        let bytes = crate::writer::encode(&[b], &WriteOptions::default()).unwrap();
+        std::fs::write(root.join("rejects").join(format!("{name}.parquet")), bytes).unwrap();
+    };
+    write("kafka-1", &flush("kafka-1", &[("t", 0, 0, 4)]));
+    write("kafka-2", &flush("kafka-2", &[("t", 0, 5, 6)]));
+    write("files-1", &flush("files-1", &[("x", 0, 0, 1)]));
+    let legacy = Lake { root: root.to_path_buf(), url: delta::root_url(root).unwrap(), cache: Default::default() };
+    legacy
+        .record_commit(&CommitMarker {
+            flush: "kafka-1".into(),
+            ranges: vec![OffsetRange { topic: "t".into(), partition: 0, first: 0, last: 4 }],
+            rows: 5,
+            committed_at: Utc::now(),
+            group: None,
+        })
+        .unwrap();
+    assert!(convert::is_legacy(root));
+    let (lake, report) = Lake::convert(root).unwrap();
+    assert_eq!((report.files, report.rows, report.uncommitted, report.positions), (2, 7, 1, 1), "{report:?}");
+    assert_eq!(rows(&lake, Table::Rejects, &AsOf::Latest), 7);
+    assert_eq!(lake.kafka_positions(&[("t".into(), 0)]).unwrap()[&("t".into(), 0)], 5);
+    assert!(!convert::is_legacy(root));
+    assert!(root.join("_commits.converted/kafka-1.json").is_file());
+    assert!(Lake::convert(root).is_err(), "converting twice is refused");
+}
