@@ -2,41 +2,42 @@
 //! and the `alerts` outbox reads Parquet directly, column by column, so that the alert engine
 //! depends on neither DataFusion nor the SQL views (whose identity rules it re-applies itself).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use alara_lake::{Lake, Table};
+use alara_lake::{AsOf, Lake, Table};
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type, TimestampMicrosecondType};
+use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, Utc};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::{Error, Result};
 
-/// Calls `f` with every batch of every file of a table, files in path order, reading only
-/// `columns` (a column missing from an older file reads as nulls).
+/// Calls `f` with every batch of every file of a table's latest snapshot, files in path order,
+/// reading only `columns` (a column missing from an older file reads as nulls). Files are read
+/// through the lake's object store, so a lake on `s3://` replays as a local one does.
 pub fn for_each_batch(
     lake: &Lake,
     table: Table,
     columns: &[&str],
     mut f: impl FnMut(&Columns) -> Result<()>,
 ) -> Result<()> {
-    for path in lake.files(table)? {
-        read_file(&path, columns, &mut f)?;
+    let lake_err = |path: PathBuf| move |e: alara_lake::Error| Error::ReadLake { path, reason: e.to_string() };
+    let snapshot = lake.snapshot(table, &AsOf::Latest).map_err(lake_err(lake.table_dir(table)))?;
+    for file in &snapshot.files {
+        let path = lake.table_dir(table).join(file.location.as_ref());
+        // A file a vacuum removed since the snapshot was taken: nothing to read.
+        let Some(bytes) = snapshot.read(file).map_err(lake_err(path.clone()))? else { continue };
+        read_file(&path, bytes, columns, &mut f)?;
     }
     Ok(())
 }
 
-fn read_file(path: &Path, columns: &[&str], f: &mut impl FnMut(&Columns) -> Result<()>) -> Result<()> {
+fn read_file(path: &Path, bytes: Bytes, columns: &[&str], f: &mut impl FnMut(&Columns) -> Result<()>) -> Result<()> {
     let err = |e: parquet::errors::ParquetError| Error::ReadLake { path: path.to_path_buf(), reason: e.to_string() };
-    let file = match std::fs::File::open(path) {
-        Ok(file) => file,
-        // Compaction or a concurrent rewrite may remove a listed file: nothing to read.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(Error::ReadLake { path: path.to_path_buf(), reason: e.to_string() }),
-    };
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(err)?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(err)?;
     let mask = ProjectionMask::columns(builder.parquet_schema(), columns.iter().copied());
     let reader = builder.with_projection(mask).with_batch_size(8192).build().map_err(err)?;
     for batch in reader {

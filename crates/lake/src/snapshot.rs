@@ -61,6 +61,21 @@ impl TableSnapshot {
     pub fn store(&self) -> Arc<dyn ObjectStore> {
         Arc::new(SnapshotStore { inner: self.inner.clone(), files: Arc::new(self.files.clone()) })
     }
+
+    /// One of the snapshot's files, whole, from whatever store holds the lake (blocking); `None`
+    /// when a vacuum removed it since the snapshot was taken (a later snapshot no longer names
+    /// it). For readers without a query engine, such as the alert engine's start-up replay.
+    pub fn read(&self, file: &ObjectMeta) -> Result<Option<Bytes>> {
+        let (store, location) = (self.inner.clone(), file.location.clone());
+        crate::block_on(async move {
+            let err = |e: object_store::Error| Error::Invalid(format!("reading {location}: {e}"));
+            match store.get(&location).await {
+                Ok(got) => got.bytes().await.map(Some).map_err(err),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(err(e)),
+            }
+        })
+    }
 }
 
 impl Lake {
