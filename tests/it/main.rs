@@ -9,6 +9,7 @@
 mod advisor;
 mod alerts;
 mod common;
+mod consumers;
 mod detect;
 mod files;
 mod graph;

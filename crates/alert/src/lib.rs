@@ -34,6 +34,7 @@ pub mod alert;
 pub mod config;
 pub mod engine;
 pub mod outbox;
+mod raised;
 pub mod read;
 pub mod rules;
 pub mod transport;
@@ -42,8 +43,9 @@ use std::path::PathBuf;
 
 pub use alert::{Alert, Cause, Delivery, Level, Rule, Window, alert_id};
 pub use config::{AlertsConfig, DEFAULT_ALERT_TOPIC, HookConfig, HookKind, RuleConfig, hook_names};
-pub use engine::{Engine, EngineConfig, Summary};
+pub use engine::{Engine, EngineConfig, StateSize, Summary};
 pub use outbox::{Ack, EventKind, History, HookState, Outbox, acknowledge};
+pub use read::unreadable_files;
 pub use transport::deliver::HookReport;
 pub use transport::{Notifier, SIGNATURE_HEADER, sign};
 
@@ -64,6 +66,9 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// Other processes kept raising alerts first; the flush is retried.
+    #[error("{0}")]
+    Contention(String),
     /// Events could not be encoded.
     #[error("encoding alert events: {0}")]
     Encode(String),

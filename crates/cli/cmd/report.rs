@@ -111,8 +111,9 @@ pub async fn write_report_at(
         BaselinePlan::None => None,
         BaselinePlan::Previous(b) => Some(b),
         BaselinePlan::Since(d) => {
-            let then =
-                gather(lake, options, lake_at, d, Some(DETECTIONS)).await.context("gathering the findings (--since)")?;
+            let then = gather(lake, options, lake_at, d, Some(DETECTIONS))
+                .await
+                .context("gathering the findings (--since)")?;
             if let Some((name, err)) = then.failed.iter().next() {
                 anyhow::bail!("gathering the findings as of {d} (--since): {name}: {err}");
             }

@@ -22,9 +22,9 @@
 pub mod enums;
 pub mod fields;
 pub mod finding;
-pub mod limits;
 #[cfg(test)]
 mod fuzz;
+pub mod limits;
 pub mod origin;
 pub mod period;
 pub mod pseudonym;

@@ -19,9 +19,14 @@ impl Rules {
         if r.monitoring == Monitoring::Operational {
             return self.operational_alarm(r, origin, now).into_iter().collect();
         }
-        let key: Key = (r.source.clone(), r.reading_id.clone());
-        // The winning copy, which may be an earlier higher revision than `r`.
-        let Some(result) = self.results_held.get(&key) else { return Vec::new() };
+        self.evaluate_result(&(r.source.clone(), r.reading_id.clone()), now)
+    }
+
+    /// Every condition a legal result takes part in (its own, its 12-month windows, the
+    /// pregnancy sum of its worker), whoever committed it.
+    pub fn evaluate_result(&self, key: &Key, now: DateTime<Utc>) -> Vec<Alert> {
+        // The winning copy, which may be an earlier higher revision than the one just taken.
+        let Some(result) = self.results_held.get(key) else { return Vec::new() };
         let series = result.series();
         let month = month_of(result.period_end);
         let mut out = Vec::new();

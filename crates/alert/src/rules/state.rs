@@ -30,6 +30,11 @@ impl Rules {
         self.results_held.len()
     }
 
+    /// Number of workers with a version held.
+    pub fn workers_held(&self) -> usize {
+        self.workers.len()
+    }
+
     /// Whether no result is held.
     pub fn is_empty(&self) -> bool {
         self.results_held.is_empty()
@@ -41,15 +46,7 @@ impl Rules {
     /// body site) the corrected result belonged to, whose alerts may no longer hold.
     pub fn apply_reading(&mut self, r: &Reading, ingested_at: DateTime<Utc>, origin: &str) -> Option<SeriesKey> {
         let key: Key = (r.source.clone(), r.reading_id.clone());
-        let corrected = self.results_held.get(&key).filter(|old| r.revision > old.revision).map(LegalResult::series);
-        if !is_legal(r.monitoring, r.quantity, r.position) {
-            // A correction may move a result out of the legal record (e.g. now over the apron).
-            if corrected.is_some() {
-                self.remove(&key);
-            }
-            return corrected;
-        }
-        let result = LegalResult {
+        let legal = is_legal(r.monitoring, r.quantity, r.position).then(|| LegalResult {
             worker_id: r.worker_id.clone(),
             department: r.department.clone(),
             quantity: r.quantity,
@@ -63,8 +60,22 @@ impl Rules {
             period_end: r.period_end,
             ingested_at,
             origin: origin.to_string(),
-        };
-        self.upsert(key, result);
+        });
+        self.take(key, r.revision, legal)
+    }
+
+    /// Takes one copy of a reading given as its identity, its revision and, when it counts
+    /// toward the limits, its legal result: the one path of live flushes, of other writers'
+    /// commits and of the start-up replay. Returns the series whose result it corrected (see
+    /// [`Rules::apply_reading`]).
+    pub(crate) fn take(&mut self, key: Key, revision: i64, legal: Option<LegalResult>) -> Option<SeriesKey> {
+        let corrected = self.results_held.get(&key).filter(|old| revision > old.revision).map(LegalResult::series);
+        match legal {
+            Some(result) => self.upsert(key, result),
+            // A correction may move a result out of the legal record (e.g. now over the apron).
+            None if corrected.is_some() => self.remove(&key),
+            None => {}
+        }
         corrected
     }
 
@@ -92,7 +103,7 @@ impl Rules {
     }
 
     /// One copy per identity: the highest revision, then the first ingested (as `readings`).
-    pub(crate) fn upsert(&mut self, key: Key, result: LegalResult) {
+    fn upsert(&mut self, key: Key, result: LegalResult) {
         if let Some(old) = self.results_held.get(&key) {
             let newer = result.revision > old.revision
                 || (result.revision == old.revision

@@ -11,8 +11,8 @@ pub mod queries;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use alara_model::table::Table;
 use alara_lake::AsOf;
+use alara_model::table::Table;
 use chrono::NaiveDate;
 
 pub use queries::{Query, as_of_filters, queries, ts};

@@ -36,6 +36,9 @@ struct Inner {
     consumer_errors: u64,
     lag: BTreeMap<TopicPartition, i64>,
     started: Option<Instant>,
+    /// Gauges other parts of the process report through this endpoint (the alert engine's
+    /// state size): name → (help, value).
+    gauges: BTreeMap<&'static str, (&'static str, f64)>,
 }
 
 /// A copy of the counters, for the progress line.
@@ -118,6 +121,11 @@ impl Metrics {
         }
     }
 
+    /// Sets a gauge reported by another part of the process (rendered after the source's own).
+    pub fn set_gauge(&self, name: &'static str, help: &'static str, value: f64) {
+        self.lock().gauges.insert(name, (help, value));
+    }
+
     /// The counters in the Prometheus text exposition format (version 0.0.4).
     pub fn render(&self) -> String {
         let m = self.lock().clone();
@@ -173,6 +181,10 @@ impl Metrics {
                 escape(&tp.topic),
                 tp.partition
             );
+        }
+        for (name, (help, value)) in &m.gauges {
+            family(&mut out, name, "gauge", help);
+            let _ = writeln!(out, "{name} {value}");
         }
         out
     }
