@@ -20,8 +20,8 @@ use crate::kafka_support::{self as ks, Ingest, Topics};
 
 const LONG: Duration = Duration::from_secs(300);
 
-/// Produces payloads without a key (the producer spreads them over partitions), or to the
-/// partition given; returns the partition of each.
+/// Produces payloads without a key, to the partition given (or where the producer puts them);
+/// returns the partition of each.
 fn produce_unkeyed(broker: &str, topic: &str, messages: &[(Option<i32>, String)]) -> Vec<i32> {
     let producer = ks::producer(broker);
     ks::runtime().block_on(async {
@@ -125,8 +125,10 @@ fn three_consumers_unkeyed_with_a_kill_and_a_late_joiner_raise_what_the_view_fin
     // Small flushes: a worker's year is split over many commits of several processes.
     let cfg = ks::config(dir.path(), &topics, "max_batch_rows = 300\nlatency_ms = 200");
 
-    // The decimal slip (revision 0) goes to partition 0, its correction (revision 1) to partition
-    // 2, at the very end; everything else without a key.
+    // No keys: every reading goes to the next partition in turn (as a round-robin partitioner
+    // does), so each worker's year is spread over the three partitions and so over the
+    // processes. The decimal slip (revision 0) goes to partition 0, its correction (revision 1)
+    // to partition 2, at the very end.
     let lines: Vec<String> =
         std::fs::read_to_string(input.join("readings.jsonl")).unwrap().lines().map(str::to_string).collect();
     let revision = |l: &str| serde_json::from_str::<Value>(l).ok().and_then(|v| v["revision"].as_i64()).unwrap_or(0);
@@ -138,8 +140,10 @@ fn three_consumers_unkeyed_with_a_kill_and_a_late_joiner_raise_what_the_view_fin
         rest.into_iter().partition(|l| id(l).is_some_and(|i| corrected.contains(&i)));
     let mut first: Vec<(Option<i32>, String)> = slips.iter().map(|l| (Some(0), l.to_string())).collect();
     let half = rest.len() / 2;
-    first.extend(rest[..half].iter().map(|l| (None, l.to_string())));
-    let second: Vec<(Option<i32>, String)> = rest[half..].iter().map(|l| (None, l.to_string())).collect();
+    let round_robin = |i: usize, l: &String| (Some((i % 3) as i32), l.to_string());
+    first.extend(rest[..half].iter().enumerate().map(|(i, l)| round_robin(i, l)));
+    let second: Vec<(Option<i32>, String)> =
+        rest[half..].iter().enumerate().map(|(i, l)| round_robin(half + i, l)).collect();
 
     produce_unkeyed(
         &b,

@@ -19,6 +19,7 @@ use crate::alert::Alert;
 use crate::config::{AlertsConfig, HookConfig, RuleConfig, hook_names};
 use crate::outbox::{Event, EventKind, History, Outbox};
 use crate::raised::RaisedAlerts;
+use crate::rules::checkpoint;
 use crate::rules::replay::{Follower, Seen};
 use crate::rules::{Rules, SeriesKey};
 use crate::transport::deliver::{HookReport, HookWorker, Msg, Policy, spawn};
@@ -71,6 +72,8 @@ struct EngineState {
     /// The version of `alerts` whose raised and withdrawn alerts `raised_alerts` holds.
     alerts_seen: Option<u64>,
     raised_alerts: RaisedAlerts,
+    /// Results older than this many months before the newest are forgotten.
+    state_months: u32,
     size: Arc<StateSize>,
     outbox: Outbox,
     routes: Vec<Route>,
@@ -119,10 +122,20 @@ impl Engine {
             notifiers.push(build(name, hook)?);
         }
         let history = History::read(lake)?;
-        let (rules, seen) = if with_rules {
-            crate::rules::replay::rebuild(lake, config.rules.clone(), config.alerts.state_months)?
-        } else {
+        let (rules, seen) = if !with_rules {
             (Rules::new(config.rules.clone()), Seen::default())
+        } else if let Some((mut rules, seen)) = checkpoint::load(lake, config.rules.clone())? {
+            // Start from the checkpoint; the commits after it are taken at the first look.
+            rules.prune(config.alerts.state_months);
+            tracing::info!(?seen, results = rules.len(), "alert state from its checkpoint");
+            (rules, seen)
+        } else {
+            let (rules, seen) = crate::rules::replay::rebuild(lake, config.rules.clone(), config.alerts.state_months)?;
+            // The next start (of this process or another of the group) need not replay again.
+            if let Err(e) = checkpoint::save(lake, &rules, seen) {
+                tracing::warn!(error = %e, "cannot write the alert state checkpoint");
+            }
+            (rules, seen)
         };
         let mut raised_alerts = RaisedAlerts::default();
         for a in history.alerts() {
@@ -152,6 +165,7 @@ impl Engine {
             follower: Follower { seen },
             alerts_seen: history.version(),
             raised_alerts,
+            state_months: config.alerts.state_months,
             size: Arc::new(StateSize::default()),
             outbox,
             routes,
@@ -198,6 +212,9 @@ impl Engine {
             if let Err(e) = follow(&self.state) {
                 tracing::error!(error = %e, "following the lake before stopping");
             }
+            if let Err(e) = lock(&self.state).checkpoint() {
+                tracing::warn!(error = %e, "cannot write the alert state checkpoint");
+            }
         }
         let raised = {
             let mut s = lock(&self.state);
@@ -214,15 +231,19 @@ impl Engine {
 /// How often an engine looks for other writers' commits when its own flushes do not make it look.
 const FOLLOW_EVERY: Duration = Duration::from_secs(1);
 
+/// How often a running engine writes its state's checkpoint (also written when it stops).
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(300);
+
 /// Attempts at raising when other processes keep raising first (each attempt reads what they
 /// raised, so only a storm of simultaneous raises exhausts them).
 const RAISE_ATTEMPTS: usize = 20;
 
-/// What an evaluation found: conditions that hold, and series whose results were corrected.
+/// What an evaluation found: conditions that hold, and series whose standing alerts must be
+/// checked again (a result corrected, or a result of an earlier month arriving late).
 #[derive(Default)]
 struct Found {
     candidates: Vec<Alert>,
-    corrected: BTreeSet<SeriesKey>,
+    recheck: BTreeSet<SeriesKey>,
 }
 
 fn on_flush(state: &Mutex<EngineState>, flush: &Flush) -> Result<Vec<Arc<Alert>>> {
@@ -236,7 +257,8 @@ fn on_flush(state: &Mutex<EngineState>, flush: &Flush) -> Result<Vec<Arc<Alert>>
     }
     let origins: Vec<String> = flush.readings.iter().map(|r| r.origin.to_string()).collect();
     for (r, origin) in flush.readings.iter().zip(&origins) {
-        found.corrected.extend(s.rules.apply_reading(&r.row, r.ingested_at, origin));
+        found.recheck.extend(s.rules.apply_reading(&r.row, r.ingested_at, origin));
+        found.recheck.extend(s.rules.series_of(&(r.row.source.clone(), r.row.reading_id.clone())));
     }
     for (r, origin) in flush.readings.iter().zip(&origins) {
         found.candidates.extend(s.rules.evaluate_reading(&r.row, origin, now));
@@ -270,16 +292,24 @@ fn follow_into(s: &mut EngineState, found: &mut Found, now: DateTime<Utc>) -> Re
     let touched = s.follower.catch_up(&lake, &mut s.rules)?;
     for key in &touched.results {
         found.candidates.extend(s.rules.evaluate_result(key, now));
+        found.recheck.extend(s.rules.series_of(key));
     }
     for w in &touched.workers {
         found.candidates.extend(s.rules.evaluate_worker(w, now));
     }
-    found.corrected.extend(touched.corrected);
+    found.recheck.extend(touched.corrected);
     s.record_size();
     Ok(())
 }
 
 impl EngineState {
+    /// Forgets results past `state_months` and writes the state with the versions it covers.
+    fn checkpoint(&mut self) -> Result<()> {
+        self.rules.prune(self.state_months);
+        self.record_size();
+        checkpoint::save(self.outbox.lake(), &self.rules, self.follower.seen)
+    }
+
     fn record_size(&self) {
         use std::sync::atomic::Ordering::Relaxed;
         self.size.results.store(self.rules.len() as u64, Relaxed);
@@ -294,10 +324,17 @@ fn follow_in_background(state: &Arc<Mutex<EngineState>>, every: Duration) -> (Se
         .name("alara-alert-follow".into())
         .spawn(move || {
             // Ends when the engine drops the sender (finish, or the engine dropped).
+            let mut last_checkpoint = Instant::now();
             while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
                 let Some(state) = state.upgrade() else { return };
                 if let Err(e) = follow(&state) {
                     tracing::error!(error = %e, "following the lake's commits");
+                }
+                if last_checkpoint.elapsed() >= CHECKPOINT_EVERY {
+                    last_checkpoint = Instant::now();
+                    if let Err(e) = lock(&state).checkpoint() {
+                        tracing::warn!(error = %e, "cannot write the alert state checkpoint");
+                    }
                 }
             }
         })
@@ -309,7 +346,7 @@ fn follow_in_background(state: &Arc<Mutex<EngineState>>, every: Duration) -> (Se
 /// longer support, in one guarded commit of the outbox (see [`Outbox::append_raised`]); then
 /// hands them to the hooks.
 fn raise(s: &mut EngineState, found: Found, now: DateTime<Utc>) -> Result<Vec<Arc<Alert>>> {
-    if found.candidates.is_empty() && found.corrected.is_empty() {
+    if found.candidates.is_empty() && found.recheck.is_empty() {
         return Ok(Vec::new());
     }
     for _ in 0..RAISE_ATTEMPTS {
@@ -332,10 +369,11 @@ fn raise(s: &mut EngineState, found: Found, now: DateTime<Utc>) -> Result<Vec<Ar
                 raised.push(a);
             }
         }
-        // Corrections (a higher revision of a result) may leave standing alerts without support:
-        // each is withdrawn, and a withdrawal notice goes where the alert went.
+        // Corrections (a higher revision of a result), or results of earlier months arriving
+        // late, may leave standing alerts without support: each is withdrawn, and a withdrawal
+        // notice goes where the alert went.
         let mut withdrawn = Vec::new();
-        for key in &found.corrected {
+        for key in &found.recheck {
             for a in s.raised_alerts.standing(key) {
                 if let Err(why) = s.rules.still_holds(a) {
                     withdrawn.push((Arc::clone(a), why));

@@ -111,6 +111,36 @@ fn added_files(entry: &[u8]) -> std::result::Result<Vec<String>, String> {
     Ok(files)
 }
 
+/// Where side files live in a table directory: a directory whose name starts with `_`, which
+/// Delta readers and vacuum leave alone (as they do `_delta_log`).
+const SIDE_DIR: &str = "_alara";
+
+impl Lake {
+    /// Writes a side file of a table (not table data: e.g. a checkpoint of the alert engine's
+    /// state), whole and atomically replacing the previous one (blocking).
+    pub fn put_side_file(&self, table: Table, name: &str, bytes: Bytes) -> Result<()> {
+        let (l, path) = (self.clone(), Path::from(format!("{SIDE_DIR}/{name}")));
+        crate::block_on(async move {
+            let store = l.latest(table).await?.object_store();
+            store.put(&path, bytes.into()).await.map_err(|e| Error::Invalid(format!("writing {path}: {e}")))?;
+            Ok(())
+        })
+    }
+
+    /// Reads a side file of a table; `None` when there is none (blocking).
+    pub fn side_file(&self, table: Table, name: &str) -> Result<Option<Bytes>> {
+        let (l, path) = (self.clone(), Path::from(format!("{SIDE_DIR}/{name}")));
+        crate::block_on(async move {
+            let store = l.latest(table).await?.object_store();
+            match store.get(&path).await {
+                Ok(got) => got.bytes().await.map(Some).map_err(|e| Error::Invalid(format!("reading {path}: {e}"))),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(Error::Invalid(format!("reading {path}: {e}"))),
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

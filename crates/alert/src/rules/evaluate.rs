@@ -88,11 +88,27 @@ impl Rules {
             }
             Rule::Rolling12Months => {
                 let Some(end) = a.window.end else { return Ok(()) };
-                let sum = self.window_sum(&series, month_of(end));
-                if sum.dose > a.threshold_msv {
-                    Ok(())
-                } else {
-                    Err(format!("the 12-month sum is now {}, not above {}", msv(sum.dose), msv(a.threshold_msv)))
+                let month = month_of(end);
+                let sum = self.window_sum(&series, month);
+                if sum.dose <= a.threshold_msv {
+                    return Err(format!(
+                        "the 12-month sum is now {}, not above {}",
+                        msv(sum.dose),
+                        msv(a.threshold_msv)
+                    ));
+                }
+                // One alert per episode, on its first window: results of earlier months that
+                // arrived later (another partition, another process) may start the episode
+                // earlier, and the alert of that window replaces this one.
+                let previous = self.series.get(&series).and_then(|m| m.range(..month).next_back()).map(|(m, _)| *m);
+                match previous.map(|m| self.window_sum(&series, m)) {
+                    Some(p) if p.dose > a.threshold_msv => Err(format!(
+                        "the episode starts earlier: the 12 months to {} are already at {}, above {}",
+                        month_start(p.month).format("%Y-%m"),
+                        msv(p.dose),
+                        msv(a.threshold_msv)
+                    )),
+                    _ => Ok(()),
                 }
             }
             Rule::Pregnancy => {

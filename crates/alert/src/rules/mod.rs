@@ -42,6 +42,7 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
 pub use state::Rules;
 
+pub mod checkpoint;
 mod evaluate;
 pub mod replay;
 mod state;
@@ -66,7 +67,7 @@ pub type SeriesKey = (String, Quantity, String);
 pub(crate) type ByMonth = BTreeMap<i32, BTreeMap<Slot, Vec<Key>>>;
 
 /// What the rules keep of one legal result: a reading that counts toward the limits.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct LegalResult {
     pub(crate) worker_id: String,
     pub(crate) department: String,
@@ -100,7 +101,7 @@ impl LegalResult {
 }
 
 /// What the rules keep of one worker version (`valid_from` is its key in the state).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct WorkerVersion {
     pub(crate) ingested_at: DateTime<Utc>,
     pub(crate) department: String,

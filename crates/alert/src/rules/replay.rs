@@ -55,7 +55,7 @@ impl Touched {
 }
 
 /// The table versions the state has read, for following what comes after.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Seen {
     /// `readings`.
     pub readings: Option<u64>,

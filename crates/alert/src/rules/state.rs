@@ -30,6 +30,11 @@ impl Rules {
         self.results_held.len()
     }
 
+    /// The series (worker, quantity, body site) of a legal result held.
+    pub fn series_of(&self, key: &Key) -> Option<SeriesKey> {
+        self.results_held.get(key).map(LegalResult::series)
+    }
+
     /// Number of workers with a version held.
     pub fn workers_held(&self) -> usize {
         self.workers.len()

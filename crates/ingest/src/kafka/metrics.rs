@@ -34,6 +34,7 @@ struct Inner {
     latency_sum: f64,
     commit_failures: u64,
     consumer_errors: u64,
+    offsets_lost: BTreeMap<TopicPartition, i64>,
     lag: BTreeMap<TopicPartition, i64>,
     started: Option<Instant>,
     /// Gauges other parts of the process report through this endpoint (the alert engine's
@@ -121,6 +122,16 @@ impl Metrics {
         }
     }
 
+    /// Offsets of a partition deleted by retention before they were read (a forward gap).
+    pub fn offsets_lost(&self, tp: &TopicPartition, n: i64) {
+        *self.lock().offsets_lost.entry(tp.clone()).or_default() += n;
+    }
+
+    /// Offsets lost to retention, every partition together.
+    pub fn offsets_lost_total(&self) -> i64 {
+        self.lock().offsets_lost.values().sum()
+    }
+
     /// Sets a gauge reported by another part of the process (rendered after the source's own).
     pub fn set_gauge(&self, name: &'static str, help: &'static str, value: f64) {
         self.lock().gauges.insert(name, (help, value));
@@ -178,6 +189,20 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "alara_ingest_consumer_lag{{topic=\"{}\",partition=\"{}\"}} {lag}",
+                escape(&tp.topic),
+                tp.partition
+            );
+        }
+        family(
+            &mut out,
+            "alara_ingest_offsets_lost_total",
+            "counter",
+            "Offsets deleted by the topic's retention before alara read them (forward gaps), per partition.",
+        );
+        for (tp, n) in &m.offsets_lost {
+            let _ = writeln!(
+                out,
+                "alara_ingest_offsets_lost_total{{topic=\"{}\",partition=\"{}\"}} {n}",
                 escape(&tp.topic),
                 tp.partition
             );

@@ -48,6 +48,8 @@ pub(crate) struct Assigned {
     pub position: Option<i64>,
     /// Offsets from the latest statistics received since the assignment.
     pub bounds: Option<PartitionBounds>,
+    /// The next offset at which a forward gap was last reported (reported once).
+    pub gap_reported: Option<i64>,
 }
 
 impl Assigned {
@@ -270,7 +272,7 @@ impl<S: BatchSink> State<S> {
         let mut out = Vec::new();
         for tp in tps {
             let pos = next.get(tp).copied();
-            self.assigned.insert(tp.clone(), Assigned { next: pos, position: None, bounds: None });
+            self.assigned.insert(tp.clone(), Assigned { next: pos, ..Assigned::default() });
             out.push((tp.clone(), pos));
         }
         self.metrics.assigned(self.assigned.keys().cloned().collect());
@@ -296,6 +298,24 @@ impl<S: BatchSink> State<S> {
             a.bounds = Some(w);
             if let Some(lag) = a.lag() {
                 self.metrics.lag(tp, lag);
+            }
+            // The log now starts after the next offset to read: retention deleted messages no
+            // one read. They cannot be recovered from Kafka; say so, once, and count them.
+            if let Some(next) = a.next
+                && w.first > next
+                && a.gap_reported != Some(next)
+            {
+                a.gap_reported = Some(next);
+                let lost = w.first - next;
+                tracing::error!(
+                    topic = %tp.topic,
+                    partition = tp.partition,
+                    from = next,
+                    to = w.first - 1,
+                    lost,
+                    "offsets deleted by the topic's retention before alara read them: re-send these records from their source"
+                );
+                self.metrics.offsets_lost(tp, lost);
             }
         }
     }
@@ -487,5 +507,18 @@ mod tests {
         // An empty assignment is caught up at once.
         s.revoke(None);
         assert!(s.idle());
+    }
+
+    #[test]
+    fn a_forward_gap_left_by_retention_is_reported_once_and_counted() {
+        let mut log = MemoryLog::default();
+        log.record("earlier", &[PartitionRange { tp: tp(0), first: 0, last: 9 }], 10).unwrap();
+        let mut s = state(log, 100);
+        assert_eq!(s.assign(&[tp(0)]).unwrap(), vec![(tp(0), Some(10))]);
+        s.bounds_seen(&tp(0), PartitionBounds { first: 4, high_watermark: 20, last_stable: 20 });
+        assert_eq!(s.metrics.offsets_lost_total(), 0, "the log still holds offset 10");
+        s.bounds_seen(&tp(0), PartitionBounds { first: 15, high_watermark: 20, last_stable: 20 });
+        s.bounds_seen(&tp(0), PartitionBounds { first: 15, high_watermark: 21, last_stable: 21 });
+        assert_eq!(s.metrics.offsets_lost_total(), 5, "offsets 10 to 14, counted once");
     }
 }
