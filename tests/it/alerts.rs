@@ -592,7 +592,7 @@ fn stream_and_batch_agree(seed: &str) {
         batch.iter().filter(|r| !limits.contains(&format!("{} {}", key(r), r["body_site"]))).map(key).collect();
     let stream: BTreeSet<String> = sql_json(
         &lake,
-        "SELECT worker_id, quantity, level, window_start FROM alerts WHERE rule <> 'withdrawal' AND state <> 'withdrawn'",
+        "SELECT worker_id, quantity, level, window_start FROM alerts WHERE rule NOT IN ('withdrawal', 'operational_alarm') AND state <> 'withdrawn'",
     )
     .iter()
     .map(key)
