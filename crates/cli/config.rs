@@ -1,12 +1,13 @@
-//! `alara.toml`, layered once: defaults → the file → `ALARA_<SECTION>__<KEY>` environment
-//! variables. Command-line flags then win over all three, in each command.
+//! `alara.toml`, layered once with figment: defaults → the file → `ALARA_<SECTION>__<KEY>`
+//! environment variables. Command-line flags then win over all three, in each command.
 //!
 //! Secrets never live here: the pseudonymisation key, webhook secrets and SASL passwords come
 //! from the environment or from files named here.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 use crate::UsageError;
@@ -21,7 +22,7 @@ pub struct Config {
     pub limits: alara_detect::DetectConfig,
     /// Ingest settings.
     pub ingest: IngestConfig,
-    /// Pseudonymisation.
+    /// Where the pseudonymisation key comes from (never the key itself).
     pub pseudonym: PseudonymConfig,
     /// Kafka source (`alara ingest --kafka`).
     pub kafka: alara_ingest::kafka::KafkaConfig,
@@ -70,34 +71,56 @@ pub struct PseudonymConfig {
 }
 
 impl Config {
-    /// Loads the configuration: the given file (which must exist), else `./alara.toml` if present.
+    /// Loads the configuration: the given file (which must exist), else `./alara.toml` if present,
+    /// over the defaults, under `ALARA_<SECTION>__<KEY>` environment variables.
     pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
-        let mut value = toml::Value::try_from(Config::default()).context("serialising defaults")?;
         let file = match path {
-            Some(p) => Some(p.to_path_buf()),
+            Some(p) => {
+                if !p.is_file() {
+                    return Err(UsageError(format!("cannot read configuration {}: no such file", p.display())).into());
+                }
+                Some(p.to_path_buf())
+            }
             None => Some(PathBuf::from("alara.toml")).filter(|p| p.exists()),
         };
-        if let Some(file) = &file {
-            let text = std::fs::read_to_string(file)
-                .map_err(|e| UsageError(format!("cannot read configuration {}: {e}", file.display())))?;
-            let user: toml::Value = toml::from_str(&text)
-                .map_err(|e| UsageError(format!("configuration {} is not valid TOML: {e}", file.display())))?;
-            merge(&mut value, user);
-        }
-        let mut vars: Vec<(String, String)> =
-            std::env::vars().filter(|(k, _)| k.starts_with("ALARA_") && k.contains("__")).collect();
-        vars.sort();
-        for (k, v) in vars {
-            apply_env(&mut value, &k["ALARA_".len()..], &v)
-                .map_err(|e| UsageError(format!("environment variable {k}: {e}")))?;
-        }
-        let config: Config = value.try_into().map_err(|e| {
+        let config: Config = Self::figment(file.as_deref()).extract().map_err(|e| {
             UsageError(format!("configuration{}: {e}", file.map(|f| format!(" {}", f.display())).unwrap_or_default()))
         })?;
         config.limits.validate().map_err(|e| UsageError(format!("configuration [limits]: {e}")))?;
         config.alerts.validate().map_err(|e| UsageError(format!("configuration [alerts]: {e}")))?;
         alara_alert::hook_names(&config.hooks).map_err(|e| UsageError(format!("configuration [[hooks]]: {e}")))?;
         Ok(config)
+    }
+
+    /// The layers, lowest first: defaults, the file, then environment variables. Only variables
+    /// with a `__` are configuration (`ALARA_LIMITS__LIMIT__HP3=25`): `ALARA_LAKE`, the
+    /// pseudonymisation key and the secrets are read where they are used. Keys match
+    /// case-insensitively.
+    fn figment(file: Option<&Path>) -> Figment {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            // `file_exact`: a relative path is not searched for in parent directories.
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment.merge(
+            Env::prefixed("ALARA_")
+                .filter(|key| key.as_str().contains("__"))
+                .split("__")
+                .map(|key| {
+                    // Keys are lower-cased here rather than by figment, because the quantities are
+                    // spelled `Hp10`, `Hp3`, `Hp007` in the file and their keys keep that spelling.
+                    let parts: Vec<String> = key
+                        .as_str()
+                        .split('.')
+                        .map(|part| match part.parse::<alara_model::Quantity>() {
+                            Ok(q) => q.as_str().to_string(),
+                            Err(_) => part.to_ascii_lowercase(),
+                        })
+                        .collect();
+                    parts.join(".").into()
+                })
+                .lowercase(false),
+        )
     }
 
     /// The lake directory: the flag, else the configuration, else a usage error.
@@ -134,52 +157,37 @@ impl Config {
     }
 }
 
-fn merge(base: &mut toml::Value, over: toml::Value) {
-    match (base, over) {
-        (toml::Value::Table(b), toml::Value::Table(o)) => {
-            for (k, v) in o {
-                match b.get_mut(&k) {
-                    Some(existing) => merge(existing, v),
-                    None => {
-                        b.insert(k, v);
-                    }
-                }
-            }
-        }
-        (b, o) => *b = o,
-    }
-}
-
-/// Applies `SECTION__KEY=value`, matching keys case-insensitively against the known ones.
-fn apply_env(value: &mut toml::Value, path: &str, raw: &str) -> Result<(), String> {
-    let mut cur = value;
-    let parts: Vec<&str> = path.split("__").collect();
-    for (i, part) in parts.iter().enumerate() {
-        let table = cur.as_table_mut().ok_or_else(|| format!("'{part}' is not a section"))?;
-        let key =
-            table.keys().find(|k| k.eq_ignore_ascii_case(part)).cloned().unwrap_or_else(|| part.to_ascii_lowercase());
-        if i + 1 == parts.len() {
-            let parsed = toml::from_str::<toml::Table>(&format!("v = {raw}"))
-                .ok()
-                .and_then(|mut t| t.remove("v"))
-                .unwrap_or_else(|| toml::Value::String(raw.to_string()));
-            table.insert(key, parsed);
-            return Ok(());
-        }
-        cur = table.entry(key).or_insert_with(|| toml::Value::Table(Default::default()));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    // Jail's closures return figment's own (large) error type.
+    #[allow(clippy::result_large_err)]
     #[test]
     fn env_overrides_match_keys_case_insensitively() {
-        let mut v = toml::Value::try_from(Config::default()).unwrap();
-        apply_env(&mut v, "LIMITS__LIMIT__HP3", "25.5").unwrap();
-        let c: Config = v.try_into().unwrap();
-        assert_eq!(c.limits.limit.hp3, 25.5);
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("ALARA_LIMITS__LIMIT__HP3", "25.5");
+            jail.set_env("ALARA_INGEST__MAX_BATCH_ROWS", "100");
+            // Not configuration: no `__`.
+            jail.set_env("ALARA_PSEUDONYM_KEY", "0123456789abcdef");
+            let c: Config = Config::figment(None).extract()?;
+            assert_eq!(c.limits.limits.limit.hp3, 25.5);
+            assert_eq!(c.ingest.max_batch_rows, 100);
+            Ok(())
+        });
+    }
+
+    #[allow(clippy::result_large_err)]
+    #[test]
+    fn the_file_sits_between_defaults_and_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("alara.toml", "[limits]\nesr_fraction = 0.3\n[limits.limit]\nHp10 = 18.0\n")?;
+            jail.set_env("ALARA_LIMITS__ESR_FRACTION", "0.2");
+            let c: Config = Config::figment(Some(Path::new("alara.toml"))).extract()?;
+            assert_eq!(c.limits.limits.limit.hp10, 18.0);
+            assert_eq!(c.limits.limits.limit.hp3, 20.0, "a partial table keeps the other defaults");
+            assert_eq!(c.limits.limits.esr_fraction, 0.2);
+            Ok(())
+        });
     }
 }

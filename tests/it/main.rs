@@ -9,8 +9,10 @@
 mod advisor;
 mod alerts;
 mod common;
+mod consumers;
 mod detect;
 mod files;
+mod graph;
 mod interop;
 mod kafka;
 mod kafka_support;

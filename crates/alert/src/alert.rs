@@ -6,6 +6,7 @@
 //! receiver can deduplicate on it.
 
 use alara_model::Quantity;
+pub use alara_model::{Level, Window};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -42,47 +43,6 @@ impl Rule {
             Rule::Withdrawal => "withdrawal",
         }
     }
-}
-
-/// How serious an alert is. The order is the severity: a `limit` alert is the most severe, and
-/// leads a group of alerts delivered together.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    /// An operational dosimeter entry above the local alarm level.
-    Alarm,
-    /// A 12-month sum above the investigation level.
-    Investigation,
-    /// One result at or above a quarter of the annual limit: a significant event to declare.
-    Esr,
-    /// More than 1 mSv since a declared pregnancy.
-    Pregnancy,
-    /// A 12-month sum above the annual limit.
-    Limit,
-}
-
-impl Level {
-    /// The spelling of the contract's `level` column.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Alarm => "alarm",
-            Level::Investigation => "investigation",
-            Level::Esr => "esr",
-            Level::Pregnancy => "pregnancy",
-            Level::Limit => "limit",
-        }
-    }
-}
-
-/// The period an alert is about: a wearing period, 12 calendar months (end exclusive: the
-/// first instant of the next month), or a pregnancy. `end` is optional for alerts of earlier
-/// versions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Window {
-    /// Start.
-    pub start: DateTime<Utc>,
-    /// End.
-    pub end: Option<DateTime<Utc>>,
 }
 
 /// A reading that caused an alert (for a sum: every result of the window).
@@ -140,8 +100,8 @@ pub struct Alert {
     pub readings: Vec<Cause>,
     /// One line a person can act on.
     pub summary: String,
-    /// Ids of lower-level alerts on the same worker, quantity and period that this one
-    /// supersedes.
+    /// Ids of the lower-level alerts this one supersedes (same worker, quantity and
+    /// overlapping period).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub supersedes: Vec<String>,
     /// For a withdrawal notice: the alert that no longer holds.
@@ -187,7 +147,7 @@ pub fn when(t: &DateTime<Utc>) -> String {
 
 /// A sum rounded to 1e-6 mSv, far below any dosimeter's resolution, as the SQL views round
 /// theirs (`round(SUM(..), 6)`): without the floating-point noise of its additions.
-pub fn tidy(v: f64) -> f64 {
+pub fn round_sum_msv(v: f64) -> f64 {
     (v * 1e6).round() / 1e6
 }
 

@@ -13,77 +13,33 @@
 //! levels = ["limit", "esr", "pregnancy"]
 //! ```
 //!
-//! The dose levels of the regulatory rules are not here: they are `[limits]`, shared with the
-//! detection views, and reach the engine as a [`RuleConfig`].
+//! The dose levels of the regulatory rules are not here: they are `[limits]`
+//! ([`alara_model::Limits`]), shared with the detection views, and reach the engine in a
+//! [`RuleConfig`].
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use alara_model::Quantity;
+use alara_model::{Limits, Quantity, QuantityLevels};
 use serde::{Deserialize, Serialize};
 
 use crate::alert::Level;
 
-/// One number of mSv per quantity.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Levels {
-    /// Whole body, Hp(10).
-    #[serde(rename = "Hp10")]
-    pub hp10: f64,
-    /// Eye lens, Hp(3).
-    #[serde(rename = "Hp3")]
-    pub hp3: f64,
-    /// Skin and extremities, Hp(0.07).
-    #[serde(rename = "Hp007")]
-    pub hp007: f64,
-}
-
-impl Levels {
-    /// The level of one quantity.
-    pub fn get(&self, q: Quantity) -> f64 {
-        match q {
-            Quantity::Hp10 => self.hp10,
-            Quantity::Hp3 => self.hp3,
-            Quantity::Hp007 => self.hp007,
-        }
-    }
-}
-
-/// The numbers the streaming rules compare doses with. The command line builds it from
-/// `[limits]` (the same values the detection views read from the `thresholds` table) and
-/// `[alerts] operational_alarm`, so stream and batch never disagree.
+/// The numbers the streaming rules compare doses with: the regulatory [`Limits`] (the
+/// `[limits]` section, the very values the detection views read from the `thresholds` table, so
+/// stream and batch never disagree) and the local operational alarm level of `[alerts]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RuleConfig {
-    /// Annual limits of adult exposed workers, over any 12 consecutive months.
-    pub limit: Levels,
-    /// Annual limits of apprentices and students aged 16–18.
-    pub apprentice_limit: Levels,
-    /// Investigation levels on 12-month sums (never above the population's limit).
-    pub investigation: Levels,
-    /// Fraction of the annual limit one result must reach to be a declaration criterion.
-    pub esr_fraction: f64,
-    /// Dose since a declared pregnancy above which the unborn child's limit is at risk (Hp10).
-    pub pregnancy_msv: f64,
-    /// Months after the declaration whose results count toward `pregnancy_msv`; 0: until a later
-    /// worker version clears the declaration.
-    pub pregnancy_months: f64,
+    /// The regulatory levels.
+    pub limits: Limits,
     /// Dose of one operational (active dosimeter) entry that sounds the alarm.
-    pub operational_alarm: Levels,
+    pub operational_alarm: QuantityLevels,
 }
 
 impl Default for RuleConfig {
     fn default() -> Self {
-        RuleConfig {
-            limit: Levels { hp10: 20.0, hp3: 20.0, hp007: 500.0 },
-            apprentice_limit: Levels { hp10: 6.0, hp3: 15.0, hp007: 150.0 },
-            investigation: Levels { hp10: 6.0, hp3: 15.0, hp007: 150.0 },
-            esr_fraction: 0.25,
-            pregnancy_msv: 1.0,
-            pregnancy_months: 0.0,
-            operational_alarm: AlertsConfig::default().operational_alarm,
-        }
+        RuleConfig { limits: Limits::default(), operational_alarm: AlertsConfig::default().operational_alarm }
     }
 }
 
@@ -94,7 +50,7 @@ pub struct AlertsConfig {
     /// Dose recorded by an operational dosimeter during one entry into the controlled area that
     /// raises an `alarm` alert (mSv). There is no national value: it is a local dose constraint
     /// set by the radiation protection advisor.
-    pub operational_alarm: Levels,
+    pub operational_alarm: QuantityLevels,
     /// Alerts of one worker raised within this many seconds of each other and waiting for the
     /// same hook travel as one delivery (the most severe first, the others in `grouped`).
     pub group_window_s: f64,
@@ -117,7 +73,7 @@ pub struct AlertsConfig {
 impl Default for AlertsConfig {
     fn default() -> Self {
         AlertsConfig {
-            operational_alarm: Levels { hp10: 0.5, hp3: 0.5, hp007: 5.0 },
+            operational_alarm: QuantityLevels { hp10: 0.5, hp3: 0.5, hp007: 5.0 },
             group_window_s: 60.0,
             max_attempts: 5,
             initial_backoff_ms: 200,
@@ -195,7 +151,7 @@ impl HookKind {
 /// Default topic of `kafka` hooks.
 pub const DEFAULT_ALERT_TOPIC: &str = "dosimetry.alerts";
 
-/// One `[[hooks]]` entry. Which fields apply depends on `kind`; [`crate::hooks::build`] says
+/// One `[[hooks]]` entry. Which fields apply depends on `kind`; [`crate::transport::build`] says
 /// which one is missing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -222,8 +178,8 @@ pub struct HookConfig {
     pub secret_env: Option<String>,
     /// `webhook`: file holding the HMAC secret (used when `secret_env` is not set).
     pub secret_file: Option<PathBuf>,
-    /// `webhook`, `command`, `kafka`: how long one attempt may take (default 5000 ms; 30000 for
-    /// commands).
+    /// `webhook`, `command`, `kafka`: how long one attempt may take (default 5000 ms, and
+    /// 30000 ms for commands).
     pub timeout_ms: Option<u64>,
     /// `command`: the program to run (looked up in `PATH`).
     pub program: Option<String>,

@@ -6,22 +6,24 @@
 //! keeps the conditions never raised before, writes them (`raised`, and `queued` per hook whose
 //! filters match) to the outbox, and only then hands them to the hooks.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use alara_ingest::FlushObserver;
 use alara_lake::Lake;
-use alara_model::Flush;
+use alara_model::{Flush, FlushObserver, ObserverError};
 use chrono::{DateTime, Utc};
 
-use crate::alert::{Alert, Rule, Window};
+use crate::alert::Alert;
 use crate::config::{AlertsConfig, HookConfig, RuleConfig, hook_names};
-use crate::deliver::{HookReport, HookWorker, Msg, Policy, spawn};
-use crate::hooks::{Filter, build};
 use crate::outbox::{Event, EventKind, History, Outbox};
+use crate::raised::RaisedAlerts;
+use crate::rules::checkpoint;
+use crate::rules::replay::{Follower, Seen};
 use crate::rules::{Rules, SeriesKey};
+use crate::transport::deliver::{HookReport, HookWorker, Msg, Policy, spawn};
+use crate::transport::{Filter, build};
 use crate::{Error, Result};
 
 /// Everything the engine needs.
@@ -35,6 +37,17 @@ pub struct EngineConfig {
     pub hooks: Vec<HookConfig>,
 }
 
+/// The size of an engine's state, kept up to date for the metrics endpoint: legal results and
+/// worker versions held. It grows with workers × months of results, not with readings
+/// (operational entries hold nothing, results older than `state_months` are forgotten).
+#[derive(Debug, Default)]
+pub struct StateSize {
+    /// Legal results held.
+    pub results: std::sync::atomic::AtomicU64,
+    /// Workers with at least one version held.
+    pub workers: std::sync::atomic::AtomicU64,
+}
+
 /// What a run did, for the command line to print.
 #[derive(Debug, Clone, Default)]
 pub struct Summary {
@@ -44,77 +57,24 @@ pub struct Summary {
     pub hooks: Vec<HookReport>,
 }
 
-/// The alerts already raised, per worker × quantity × body site, to decide whether a condition
-/// is new, what it supersedes, and which alerts a correction may withdraw.
-#[derive(Debug, Default)]
-struct Known {
-    ids: HashSet<String>,
-    withdrawn: HashSet<String>,
-    by_series: HashMap<SeriesKey, Vec<Arc<Alert>>>,
-}
-
-fn series(a: &Alert) -> SeriesKey {
-    (a.worker_id.clone(), a.quantity, a.body_site.clone())
-}
-
-fn overlaps(a: &Window, b: &Window) -> bool {
-    let end = |w: &Window| w.end.unwrap_or(DateTime::<Utc>::MAX_UTC);
-    a.start < end(b) && b.start < end(a)
-}
-
-impl Known {
-    fn insert(&mut self, a: &Arc<Alert>) {
-        self.ids.insert(a.alert_id.clone());
-        self.by_series.entry(series(a)).or_default().push(Arc::clone(a));
-    }
-
-    /// Forgets alerts whose outbox write failed, so that the replayed flush raises them again.
-    fn forget(&mut self, ids: &HashSet<&str>) {
-        self.ids.retain(|id| !ids.contains(id.as_str()));
-        self.withdrawn.retain(|id| !ids.contains(id.as_str()));
-        for v in self.by_series.values_mut() {
-            v.retain(|a| !ids.contains(a.alert_id.as_str()));
-        }
-    }
-
-    /// Whether a candidate is to be raised: not raised before, and no higher level of the same
-    /// rule already raised for the very same window. Fills in what it supersedes: lower levels
-    /// of the same rule on overlapping windows.
-    fn admit(&self, a: &mut Alert) -> bool {
-        if self.ids.contains(&a.alert_id) {
-            return false;
-        }
-        let same = self.by_series.get(&series(a)).map(Vec::as_slice).unwrap_or_default();
-        if same.iter().any(|c| c.rule == a.rule && c.window == a.window && c.level > a.level) {
-            return false;
-        }
-        a.supersedes = same
-            .iter()
-            .filter(|c| c.rule == a.rule && c.level < a.level && overlaps(&c.window, &a.window))
-            .map(|c| c.alert_id.clone())
-            .collect();
-        true
-    }
-
-    /// Alerts of a series that stand: neither withdrawn nor themselves withdrawal notices.
-    fn standing(&self, key: &SeriesKey) -> impl Iterator<Item = &Arc<Alert>> {
-        self.by_series
-            .get(key)
-            .into_iter()
-            .flatten()
-            .filter(|a| a.rule != Rule::Withdrawal && !self.withdrawn.contains(&a.alert_id))
-    }
-}
-
 struct Route {
     name: String,
     filter: Filter,
     tx: Sender<Msg>,
 }
 
-struct Shared {
+/// What the engine holds between flushes, behind one lock: the rules' rolling state, the alerts
+/// raised so far, the outbox and the hooks' queues.
+struct EngineState {
     rules: Rules,
-    known: Known,
+    /// What of the lake's `readings` and `workers` the rules hold (every writer's commits).
+    follower: Follower,
+    /// The version of `alerts` whose raised and withdrawn alerts `raised_alerts` holds.
+    alerts_seen: Option<u64>,
+    raised_alerts: RaisedAlerts,
+    /// Results older than this many months before the newest are forgotten.
+    state_months: u32,
+    size: Arc<StateSize>,
     outbox: Outbox,
     routes: Vec<Route>,
     raised: usize,
@@ -122,9 +82,11 @@ struct Shared {
 
 /// The streaming alert engine of one process.
 pub struct Engine {
-    shared: Arc<Mutex<Shared>>,
+    state: Arc<Mutex<EngineState>>,
     workers: Vec<HookWorker>,
     owed_at_start: usize,
+    /// The thread that follows other writers' commits between flushes, and how to stop it.
+    following: Option<(Sender<()>, std::thread::JoinHandle<()>)>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -133,10 +95,10 @@ impl std::fmt::Debug for Engine {
     }
 }
 
-fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+fn lock(state: &Mutex<EngineState>) -> MutexGuard<'_, EngineState> {
     // A panic while holding the lock leaves consistent data (every step is an insert), so a
     // poisoned lock is used as is.
-    shared.lock().unwrap_or_else(|p| p.into_inner())
+    state.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Engine {
@@ -160,16 +122,26 @@ impl Engine {
             notifiers.push(build(name, hook)?);
         }
         let history = History::read(lake)?;
-        let rules = if with_rules {
-            crate::replay::rebuild(lake, config.rules.clone(), config.alerts.state_months)?
+        let (rules, seen) = if !with_rules {
+            (Rules::new(config.rules.clone()), Seen::default())
+        } else if let Some((mut rules, seen)) = checkpoint::load(lake, config.rules.clone())? {
+            // Start from the checkpoint; the commits after it are taken at the first look.
+            rules.prune(config.alerts.state_months);
+            tracing::info!(?seen, results = rules.len(), "alert state from its checkpoint");
+            (rules, seen)
         } else {
-            Rules::new(config.rules.clone())
+            let (rules, seen) = crate::rules::replay::rebuild(lake, config.rules.clone(), config.alerts.state_months)?;
+            // The next start (of this process or another of the group) need not replay again.
+            if let Err(e) = checkpoint::save(lake, &rules, seen) {
+                tracing::warn!(error = %e, "cannot write the alert state checkpoint");
+            }
+            (rules, seen)
         };
-        let mut known = Known::default();
+        let mut raised_alerts = RaisedAlerts::default();
         for a in history.alerts() {
-            known.insert(a);
+            raised_alerts.insert(a);
             if history.withdrawn(&a.alert_id).is_some() {
-                known.withdrawn.insert(a.alert_id.clone());
+                raised_alerts.withdrawn.insert(a.alert_id.clone());
             }
         }
         let outbox = Outbox::new(lake.clone());
@@ -188,8 +160,26 @@ impl Engine {
             workers.push(worker);
         }
         tracing::info!(readings = rules.len(), alerts = history.alerts().len(), "alert engine started");
-        let shared = Shared { rules, known, outbox, routes, raised: 0 };
-        Ok(Engine { shared: Arc::new(Mutex::new(shared)), workers, owed_at_start })
+        let state = EngineState {
+            rules,
+            follower: Follower { seen },
+            alerts_seen: history.version(),
+            raised_alerts,
+            state_months: config.alerts.state_months,
+            size: Arc::new(StateSize::default()),
+            outbox,
+            routes,
+            raised: 0,
+        };
+        state.record_size();
+        let state = Arc::new(Mutex::new(state));
+        let following = with_rules.then(|| follow_in_background(&state, FOLLOW_EVERY));
+        Ok(Engine { state, workers, owed_at_start, following })
+    }
+
+    /// The size of the rules' state, updated after every flush and every look at the lake.
+    pub fn state_size(&self) -> Arc<StateSize> {
+        Arc::clone(&lock(&self.state).size)
     }
 
     /// Alerts the hooks still owed when the engine started (re-sent first).
@@ -197,25 +187,37 @@ impl Engine {
         self.owed_at_start
     }
 
-    /// An observer for [`alara_ingest::Core::observe`]: every durable flush goes through
-    /// [`Engine::on_flush`]. If the outbox cannot be written, the observer panics: the flush's
-    /// source position must not be committed, so the flush is replayed and its alerts raised
+    /// An observer of ingest's durable flushes: every flush goes through [`Engine::on_flush`].
+    /// If the outbox cannot be written, the observer returns the error and ingest stops without
+    /// committing the flush's source position, so the flush is replayed and its alerts raised
     /// at the next start rather than lost.
     pub fn observer(&self) -> Box<dyn FlushObserver + Send> {
-        Box::new(Observer(Arc::clone(&self.shared)))
+        Box::new(Observer(Arc::clone(&self.state)))
     }
 
     /// Evaluates the rules on a durable flush; returns the alerts raised (already in the
     /// outbox and handed to the hooks).
     pub fn on_flush(&self, flush: &Flush) -> Result<Vec<Arc<Alert>>> {
-        on_flush(&self.shared, flush)
+        on_flush(&self.state, flush)
     }
 
     /// Ends the run: each hook delivers what it owes for at most `drain`, then stops.
-    pub fn finish(self, drain: Duration) -> Summary {
+    pub fn finish(mut self, drain: Duration) -> Summary {
         let deadline = Instant::now() + drain;
+        if let Some((stop, thread)) = self.following.take() {
+            drop(stop);
+            let _ = thread.join();
+            // A last look: what other processes committed since this one's last flush may
+            // complete a condition (this may be the last process of the group to stop).
+            if let Err(e) = follow(&self.state) {
+                tracing::error!(error = %e, "following the lake before stopping");
+            }
+            if let Err(e) = lock(&self.state).checkpoint() {
+                tracing::warn!(error = %e, "cannot write the alert state checkpoint");
+            }
+        }
         let raised = {
-            let mut s = lock(&self.shared);
+            let mut s = lock(&self.state);
             // Dropping the routes' senders lets workers see the end of input once the observer
             // (which shares them) is gone too.
             s.routes.clear();
@@ -226,23 +228,40 @@ impl Engine {
     }
 }
 
-fn on_flush(shared: &Mutex<Shared>, flush: &Flush) -> Result<Vec<Arc<Alert>>> {
-    if flush.readings.is_empty() && flush.workers.is_empty() {
-        return Ok(Vec::new());
-    }
+/// How often an engine looks for other writers' commits when its own flushes do not make it look.
+const FOLLOW_EVERY: Duration = Duration::from_secs(1);
+
+/// How often a running engine writes its state's checkpoint (also written when it stops).
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(300);
+
+/// Attempts at raising when other processes keep raising first (each attempt reads what they
+/// raised, so only a storm of simultaneous raises exhausts them).
+const RAISE_ATTEMPTS: usize = 20;
+
+/// What an evaluation found: conditions that hold, and series whose standing alerts must be
+/// checked again (a result corrected, or a result of an earlier month arriving late).
+#[derive(Default)]
+struct Found {
+    candidates: Vec<Alert>,
+    recheck: BTreeSet<SeriesKey>,
+}
+
+fn on_flush(state: &Mutex<EngineState>, flush: &Flush) -> Result<Vec<Arc<Alert>>> {
     let now = Utc::now();
-    let mut s = lock(shared);
+    let mut s = lock(state);
+    let mut found = Found::default();
+    // This process's own rows first, typed: operational alarms are evaluated only here, by the
+    // process that consumed the entry.
     for w in &flush.workers {
         s.rules.apply_worker(&w.row, w.ingested_at);
     }
     let origins: Vec<String> = flush.readings.iter().map(|r| r.origin.to_string()).collect();
-    let mut corrected = BTreeSet::new();
     for (r, origin) in flush.readings.iter().zip(&origins) {
-        corrected.extend(s.rules.apply_reading(&r.row, r.ingested_at, origin));
+        found.recheck.extend(s.rules.apply_reading(&r.row, r.ingested_at, origin));
+        found.recheck.extend(s.rules.series_of(&(r.row.source.clone(), r.row.reading_id.clone())));
     }
-    let mut candidates = Vec::new();
     for (r, origin) in flush.readings.iter().zip(&origins) {
-        candidates.extend(s.rules.evaluate_reading(&r.row, origin, now));
+        found.candidates.extend(s.rules.evaluate_reading(&r.row, origin, now));
     }
     // A worker version may change limits or declare a pregnancy. Evaluated even when unchanged,
     // so that a flush replayed after a crash raises what the crash prevented.
@@ -250,35 +269,172 @@ fn on_flush(shared: &Mutex<Shared>, flush: &Flush) -> Result<Vec<Arc<Alert>>> {
     workers.sort_unstable();
     workers.dedup();
     for w in workers {
-        candidates.extend(s.rules.evaluate_worker(w, now));
+        found.candidates.extend(s.rules.evaluate_worker(w, now));
     }
-    let mut raised = Vec::new();
-    for mut c in candidates {
-        if s.known.admit(&mut c) {
-            let a = Arc::new(c);
-            s.known.insert(&a);
-            raised.push(a);
+    // Then what every writer committed, this flush included: a worker's results may be split
+    // between the processes of a group, and the rules hold only on the whole.
+    follow_into(&mut s, &mut found, now)?;
+    raise(&mut s, found, now)
+}
+
+/// Follows other writers' commits and raises what they complete (between flushes, and once
+/// more when the engine stops).
+fn follow(state: &Mutex<EngineState>) -> Result<Vec<Arc<Alert>>> {
+    let now = Utc::now();
+    let mut s = lock(state);
+    let mut found = Found::default();
+    follow_into(&mut s, &mut found, now)?;
+    raise(&mut s, found, now)
+}
+
+fn follow_into(s: &mut EngineState, found: &mut Found, now: DateTime<Utc>) -> Result<()> {
+    let lake = s.outbox.lake().clone();
+    let touched = s.follower.catch_up(&lake, &mut s.rules)?;
+    for key in &touched.results {
+        found.candidates.extend(s.rules.evaluate_result(key, now));
+        found.recheck.extend(s.rules.series_of(key));
+    }
+    for w in &touched.workers {
+        found.candidates.extend(s.rules.evaluate_worker(w, now));
+    }
+    found.recheck.extend(touched.corrected);
+    s.record_size();
+    Ok(())
+}
+
+impl EngineState {
+    /// Forgets results past `state_months` and writes the state with the versions it covers.
+    fn checkpoint(&mut self) -> Result<()> {
+        self.rules.prune(self.state_months);
+        self.record_size();
+        checkpoint::save(self.outbox.lake(), &self.rules, self.follower.seen)
+    }
+
+    fn record_size(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.size.results.store(self.rules.len() as u64, Relaxed);
+        self.size.workers.store(self.rules.workers_held() as u64, Relaxed);
+    }
+}
+
+fn follow_in_background(state: &Arc<Mutex<EngineState>>, every: Duration) -> (Sender<()>, std::thread::JoinHandle<()>) {
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let state = Arc::downgrade(state);
+    let thread = std::thread::Builder::new()
+        .name("alara-alert-follow".into())
+        .spawn(move || {
+            // Ends when the engine drops the sender (finish, or the engine dropped).
+            let mut last_checkpoint = Instant::now();
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+                let Some(state) = state.upgrade() else { return };
+                if let Err(e) = follow(&state) {
+                    tracing::error!(error = %e, "following the lake's commits");
+                }
+                if last_checkpoint.elapsed() >= CHECKPOINT_EVERY {
+                    last_checkpoint = Instant::now();
+                    if let Err(e) = lock(&state).checkpoint() {
+                        tracing::warn!(error = %e, "cannot write the alert state checkpoint");
+                    }
+                }
+            }
+        })
+        .expect("spawning the alert follower thread");
+    (stop, thread)
+}
+
+/// Raises the conditions not raised before by any process, and withdraws what corrections no
+/// longer support, in one guarded commit of the outbox (see [`Outbox::append_raised`]); then
+/// hands them to the hooks.
+fn raise(s: &mut EngineState, found: Found, now: DateTime<Utc>) -> Result<Vec<Arc<Alert>>> {
+    if found.candidates.is_empty() && found.recheck.is_empty() {
+        return Ok(Vec::new());
+    }
+    for _ in 0..RAISE_ATTEMPTS {
+        // The guard first, then what was raised up to it: a raise committed after the guard was
+        // read makes our commit fail, one committed before is in what we read.
+        let guard = s.outbox.raise_guard()?;
+        let (newest, others, withdrawn_by_others) = s.outbox.raised_after(s.alerts_seen)?;
+        for a in others {
+            s.raised_alerts.insert(&Arc::new(a));
         }
-    }
-    // Corrections (a higher revision of a result) may leave standing alerts without support:
-    // each is withdrawn, and a withdrawal notice goes where the alert went.
-    let mut withdrawn = Vec::new();
-    for key in &corrected {
-        for a in s.known.standing(key) {
-            if let Err(why) = s.rules.still_holds(a) {
-                withdrawn.push((Arc::clone(a), why));
+        s.raised_alerts.withdrawn.extend(withdrawn_by_others);
+        s.alerts_seen = newest;
+
+        let mut raised = Vec::new();
+        for c in &found.candidates {
+            let mut c = c.clone();
+            if s.raised_alerts.admit(&mut c) {
+                let a = Arc::new(c);
+                s.raised_alerts.insert(&a);
+                raised.push(a);
             }
         }
-    }
-    for (a, why) in &withdrawn {
-        s.known.withdrawn.insert(a.alert_id.clone());
-        let notice = Arc::new(a.withdrawal(why, now));
-        s.known.insert(&notice);
-        raised.push(notice);
-    }
-    if raised.is_empty() {
+        // Corrections (a higher revision of a result), or results of earlier months arriving
+        // late, may leave standing alerts without support: each is withdrawn, and a withdrawal
+        // notice goes where the alert went.
+        let mut withdrawn = Vec::new();
+        for key in &found.recheck {
+            for a in s.raised_alerts.standing(key) {
+                if let Err(why) = s.rules.still_holds(a) {
+                    withdrawn.push((Arc::clone(a), why));
+                }
+            }
+        }
+        for (a, why) in &withdrawn {
+            s.raised_alerts.withdrawn.insert(a.alert_id.clone());
+            let notice = Arc::new(a.withdrawal(why, now));
+            s.raised_alerts.insert(&notice);
+            raised.push(notice);
+        }
+        if raised.is_empty() {
+            return Ok(raised);
+        }
+        let events = outbox_events(s, &raised, &withdrawn, now);
+        let forget = |s: &mut EngineState| {
+            let ids: HashSet<&str> = raised
+                .iter()
+                .map(|a| a.alert_id.as_str())
+                .chain(withdrawn.iter().map(|(a, _)| a.alert_id.as_str()))
+                .collect();
+            s.raised_alerts.forget(&ids);
+        };
+        match s.outbox.append_raised(&events, guard) {
+            Ok(true) => {}
+            Ok(false) => {
+                // Another process raised first: read what it raised, decide again.
+                forget(s);
+                continue;
+            }
+            Err(e) => {
+                // Not raised after all: forget them so the replayed flush raises them again.
+                forget(s);
+                return Err(e);
+            }
+        }
+        s.raised += raised.len();
+        for a in &raised {
+            tracing::info!(alert_id = %a.alert_id, level = a.level.as_str(), worker = %a.worker_id, "{}", a.summary);
+        }
+        for route in &s.routes {
+            let wanted: Vec<Arc<Alert>> = raised.iter().filter(|a| route.filter.accepts(a)).cloned().collect();
+            if !wanted.is_empty() {
+                // A worker only goes away at finish(), after which no flush arrives.
+                let _ = route.tx.send(Msg::Alerts(wanted));
+            }
+        }
         return Ok(raised);
     }
+    Err(Error::Contention(format!(
+        "other processes raised alerts first {RAISE_ATTEMPTS} times in a row; the flush will be retried"
+    )))
+}
+
+fn outbox_events(
+    s: &EngineState,
+    raised: &[Arc<Alert>],
+    withdrawn: &[(Arc<Alert>, String)],
+    now: DateTime<Utc>,
+) -> Vec<Event> {
     let event = |alert: &Arc<Alert>, kind, hook: Option<&str>, note: Option<&str>| Event {
         alert: Arc::clone(alert),
         kind,
@@ -288,208 +444,30 @@ fn on_flush(shared: &Mutex<Shared>, flush: &Flush) -> Result<Vec<Arc<Alert>>> {
         at: now,
     };
     let mut events = Vec::new();
-    for (a, why) in &withdrawn {
+    for (a, why) in withdrawn {
         events.push(event(a, EventKind::Withdrawn, None, Some(why)));
     }
-    for a in &raised {
+    for a in raised {
         events.push(event(a, EventKind::Raised, None, None));
         for route in s.routes.iter().filter(|r| r.filter.accepts(a)) {
             events.push(event(a, EventKind::Queued, Some(&route.name), None));
         }
     }
-    if let Err(e) = s.outbox.append(&events) {
-        // Not raised after all: forget them so the replayed flush raises them again.
-        let ids: HashSet<&str> = raised
-            .iter()
-            .map(|a| a.alert_id.as_str())
-            .chain(withdrawn.iter().map(|(a, _)| a.alert_id.as_str()))
-            .collect();
-        s.known.forget(&ids);
-        return Err(e);
-    }
-    s.raised += raised.len();
-    for a in &raised {
-        tracing::info!(alert_id = %a.alert_id, level = a.level.as_str(), worker = %a.worker_id, "{}", a.summary);
-    }
-    for route in &s.routes {
-        let wanted: Vec<Arc<Alert>> = raised.iter().filter(|a| route.filter.accepts(a)).cloned().collect();
-        if !wanted.is_empty() {
-            // A worker only goes away at finish(), after which no flush arrives.
-            let _ = route.tx.send(Msg::Alerts(wanted));
-        }
-    }
-    Ok(raised)
+    events
 }
 
-struct Observer(Arc<Mutex<Shared>>);
+struct Observer(Arc<Mutex<EngineState>>);
 
 impl FlushObserver for Observer {
-    fn flushed(&mut self, flush: &Flush) {
-        let mut last = None;
-        for attempt in 0..3 {
-            match on_flush(&self.0, flush) {
-                Ok(_) => return,
-                Err(e) => {
-                    tracing::error!(attempt, error = %e, "cannot write raised alerts to the outbox");
-                    last = Some(e);
-                    std::thread::sleep(Duration::from_millis(200 << attempt));
-                }
-            }
-        }
-        // See `Engine::observer`: stopping here keeps the alerts of this flush from being lost.
-        panic!(
-            "alerts of flush {} could not be written to the outbox ({}); stopping so that the flush is \
-             replayed and its alerts raised at the next start",
-            flush.name,
-            last.map(|e| e.to_string()).unwrap_or_default()
-        );
+    fn flushed(&mut self, flush: &Flush) -> std::result::Result<(), ObserverError> {
+        // See `Engine::observer`: the error stops the source before it acknowledges the flush.
+        on_flush(&self.0, flush).map(drop).map_err(|e| {
+            tracing::error!(flush = %flush.name, error = %e, "cannot write raised alerts to the outbox");
+            ObserverError::from(e)
+        })
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::alert::Level;
-    use crate::config::HookKind;
-    use alara_model::Quantity;
-    use alara_model::{Monitoring, Origin, Position, Reading, Stamped, Status};
-
-    fn t(s: &str) -> DateTime<Utc> {
-        alara_model::records::parse_timestamp(s).unwrap()
-    }
-
-    fn flush(name: &str, doses: &[(&str, &str, f64)]) -> Flush {
-        let readings = doses
-            .iter()
-            .enumerate()
-            .map(|(i, (worker, month, dose))| Stamped {
-                row: Reading {
-                    reading_id: format!("{worker}-{month}"),
-                    revision: 0,
-                    source: "LAB".into(),
-                    worker_id: worker.to_string(),
-                    employer_siret: "73282932000074".into(),
-                    site: None,
-                    department: "cardio".into(),
-                    dosimeter_id: format!("D-{worker}"),
-                    monitoring: Monitoring::Passive,
-                    position: Some(Position::UnderApron),
-                    laterality: None,
-                    quantity: Quantity::Hp10,
-                    status: Status::Measured,
-                    dose_msv: Some(*dose),
-                    recording_threshold_msv: 0.05,
-                    period_start: t(&format!("{month}-01")),
-                    period_end: t(&format!("{month}-28")),
-                    radiation: None,
-                },
-                ingested_at: t("2026-01-01"),
-                origin: Origin::File { path: "f".into(), line: i as u64 + 1 },
-            })
-            .collect();
-        Flush { name: name.into(), readings, ..Flush::default() }
-    }
-
-    #[test]
-    fn a_correction_withdraws_what_it_no_longer_supports() {
-        let dir = tempfile::tempdir().unwrap();
-        let lake = Lake::open(dir.path().join("lake")).unwrap();
-        let log = dir.path().join("alerts.jsonl");
-        let engine = Engine::start(&lake, config(vec![HookConfig::log(&log)])).unwrap();
-        // A decimal slip: 45 mSv instead of 0.45, then the lab's correction (revision 1).
-        let slip = flush("f1", &[("W1", "2025-02", 45.0)]);
-        let raised = engine.on_flush(&slip).unwrap();
-        assert_eq!(raised.len(), 2, "ESR and limit");
-        let mut fix = flush("f2", &[("W1", "2025-02", 0.45)]);
-        fix.readings[0].row.revision = 1;
-        let notices = engine.on_flush(&fix).unwrap();
-        assert_eq!(notices.len(), 2);
-        assert!(notices.iter().all(|n| n.rule == Rule::Withdrawal && n.summary.starts_with("WITHDRAWN")));
-        let withdrawn: BTreeSet<_> = notices.iter().map(|n| n.withdraws.clone().unwrap()).collect();
-        assert_eq!(withdrawn, raised.iter().map(|a| a.alert_id.clone()).collect());
-        // Nothing more on a replay of either flush, before or after a restart.
-        assert!(engine.on_flush(&fix).unwrap().is_empty());
-        engine.finish(Duration::from_secs(5));
-        let engine = Engine::start(&lake, config(vec![HookConfig::log(&log)])).unwrap();
-        assert!(engine.on_flush(&slip).unwrap().is_empty());
-        assert!(engine.on_flush(&fix).unwrap().is_empty());
-        engine.finish(Duration::from_secs(5));
-        let history = History::read(&lake).unwrap();
-        assert!(raised.iter().all(|a| history.withdrawn(&a.alert_id).is_some()));
-        assert_eq!(lines(&log).len(), 2, "the alerts, then the notices, each grouped per flush");
-    }
-
-    fn config(hooks: Vec<HookConfig>) -> EngineConfig {
-        // Grouping only what one flush raised together keeps the deliveries deterministic.
-        let alerts = AlertsConfig {
-            max_attempts: 2,
-            initial_backoff_ms: 1,
-            max_backoff_ms: 2,
-            group_window_s: 0.0,
-            ..AlertsConfig::default()
-        };
-        EngineConfig { alerts, hooks, ..EngineConfig::default() }
-    }
-
-    fn lines(path: &std::path::Path) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(path).unwrap_or_default().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
-    }
-
-    #[test]
-    fn raised_once_delivered_once_and_owed_alerts_survive_a_restart() {
-        let dir = tempfile::tempdir().unwrap();
-        let lake = Lake::open(dir.path().join("lake")).unwrap();
-        let log = dir.path().join("alerts.jsonl");
-        let down = HookConfig {
-            name: Some("pager".into()),
-            program: Some("false".into()),
-            ..HookConfig::new(HookKind::Command)
-        };
-
-        // Run 1: W1's 6 mSv badge is a declaration criterion; W2's 25 mSv also crosses the
-        // limit. The log hook takes both (W2's two alerts grouped); the pager is down.
-        let engine = Engine::start(&lake, config(vec![HookConfig::log(&log), down.clone()])).unwrap();
-        let first = flush("f1", &[("W1", "2025-01", 6.0), ("W2", "2025-01", 25.0)]);
-        let raised = engine.on_flush(&first).unwrap();
-        assert_eq!(raised.len(), 3);
-        // The same flush again (a replay) raises nothing.
-        assert!(engine.on_flush(&first).unwrap().is_empty());
-        let summary = engine.finish(Duration::from_secs(5));
-        assert_eq!(summary.raised, 3);
-        let by_name = |name: &str| summary.hooks.iter().find(|h| h.name == name).unwrap().clone();
-        assert_eq!((by_name("log").delivered, by_name("log").owed), (3, 0));
-        assert_eq!((by_name("pager").delivered, by_name("pager").owed), (0, 3));
-        let got = lines(&log);
-        assert_eq!(got.len(), 2, "{got:#?}");
-        let w2 = got.iter().find(|d| d["worker_id"] == "W2").unwrap();
-        assert_eq!(w2["level"], "limit", "the most severe leads the group");
-        assert_eq!(w2["grouped"][0]["level"], "esr");
-
-        // Run 2 over the same lake: the state is rebuilt, so a replay still raises nothing; the
-        // pager, now up, gets the three alerts it owes, in the order raised.
-        let history = History::read(&lake).unwrap();
-        assert_eq!(history.owed("pager").len(), 3);
-        assert_eq!(history.state("log", &raised[0].alert_id), Some(crate::outbox::HookState::Delivered));
-        let pager_log = dir.path().join("pager.jsonl");
-        let up = HookConfig {
-            name: Some("pager".into()),
-            program: Some("sh".into()),
-            args: vec!["-c".into(), format!("cat >> {}; echo >> {}", pager_log.display(), pager_log.display())],
-            ..HookConfig::new(HookKind::Command)
-        };
-        let engine = Engine::start(&lake, config(vec![HookConfig::log(&log), up])).unwrap();
-        assert_eq!(engine.owed_at_start(), 3);
-        assert!(engine.on_flush(&first).unwrap().is_empty());
-        // A new month for W1 brings W1's 12-month sum to 21 mSv: a new limit alert.
-        let next = engine.on_flush(&flush("f2", &[("W1", "2025-02", 15.0)])).unwrap();
-        assert_eq!(next.iter().map(|a| a.level).collect::<Vec<_>>(), vec![Level::Esr, Level::Limit]);
-        let summary = engine.finish(Duration::from_secs(5));
-        assert_eq!(summary.raised, 2);
-        let paged: Vec<String> =
-            lines(&pager_log).iter().map(|d| d["worker_id"].as_str().unwrap().to_string()).collect();
-        assert_eq!(paged, vec!["W1", "W2", "W1"], "backlog first, in order, then the new alerts");
-        let history = History::read(&lake).unwrap();
-        assert!(history.owed("pager").is_empty());
-        assert_eq!(history.alerts().len(), 5);
-    }
-}
+#[path = "engine_tests.rs"]
+mod tests;

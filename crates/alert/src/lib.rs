@@ -1,15 +1,21 @@
 //! Streaming alerts: rules evaluated on every flush ingest makes durable, an outbox in the
 //! lake, and hooks that deliver at least once, in order per worker, and never lose an alert.
 //!
+//! The rules and the transports are apart: the rules raise, the engine records, the
+//! transports deliver.
+//!
 //! - [`rules`]: the rules (declaration criterion, 12-month sums, pregnancy, operational alarm)
 //!   over a rolling state per worker × quantity, rebuilt from the lake at start-up
-//!   ([`replay`]) so a restart neither forgets nor repeats.
+//!   ([`rules::replay`]) so a restart neither forgets nor repeats. Their levels are the model's
+//!   one [`alara_model::Limits`].
 //! - [`alert`]: the [`Alert`] payload and its stable id (same condition, same id).
 //! - [`outbox`]: the append-only `alerts` table (`raised` before any delivery, `queued`,
 //!   `delivered`, `failed` per hook, `acknowledged`) and the [`History`] folded from it.
-//! - [`hooks`]: `webhook` (signed POST), `command`, `kafka`, `log`, behind [`Notifier`].
-//! - [`deliver`]: one worker per hook: ordering, grouping, retries with backoff and jitter.
-//! - [`Engine`]: ties them together; [`Engine::observer`] plugs into ingest.
+//! - [`transport`]: the hooks `webhook` (signed POST), `command`, `kafka`, `log`, behind
+//!   [`Notifier`], and [`transport::deliver`]: one worker per hook (ordering, grouping, retries
+//!   with backoff and jitter).
+//! - [`Engine`]: ties them together; [`Engine::observer`] is an [`alara_model::FlushObserver`]
+//!   that ingest tells of every durable flush.
 //!
 //! ```no_run
 //! # fn main() -> alara_alert::Result<()> {
@@ -26,22 +32,22 @@
 
 pub mod alert;
 pub mod config;
-pub mod deliver;
 pub mod engine;
-pub mod hooks;
 pub mod outbox;
+mod raised;
 pub mod read;
-pub mod replay;
 pub mod rules;
+pub mod transport;
 
 use std::path::PathBuf;
 
 pub use alert::{Alert, Cause, Delivery, Level, Rule, Window, alert_id};
-pub use config::{AlertsConfig, DEFAULT_ALERT_TOPIC, HookConfig, HookKind, Levels, RuleConfig, hook_names};
-pub use deliver::HookReport;
-pub use engine::{Engine, EngineConfig, Summary};
-pub use hooks::{Notifier, SIGNATURE_HEADER, sign};
+pub use config::{AlertsConfig, DEFAULT_ALERT_TOPIC, HookConfig, HookKind, RuleConfig, hook_names};
+pub use engine::{Engine, EngineConfig, StateSize, Summary};
 pub use outbox::{Ack, EventKind, History, HookState, Outbox, acknowledge};
+pub use read::unreadable_files;
+pub use transport::deliver::HookReport;
+pub use transport::{Notifier, SIGNATURE_HEADER, sign};
 
 /// Errors of the alert engine.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +66,9 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// Other processes kept raising alerts first; the flush is retried.
+    #[error("{0}")]
+    Contention(String),
     /// Events could not be encoded.
     #[error("encoding alert events: {0}")]
     Encode(String),

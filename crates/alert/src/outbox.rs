@@ -24,8 +24,12 @@ use arrow::array::{ArrayRef, Float64Builder, RecordBatch, StringBuilder, Timesta
 use chrono::{DateTime, Utc};
 
 use crate::alert::Alert;
-use crate::read::for_each_batch;
+use crate::read::{for_each_batch, for_each_batch_of};
 use crate::{Error, Result};
+
+/// The guard (a Delta application transaction of `alerts`) that every commit raising or
+/// withdrawing alerts carries; see [`Outbox::append_raised`].
+pub const RAISE_GUARD: &str = "alara.alerts.raise";
 
 /// What happened to an alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -84,7 +88,7 @@ pub struct Event {
     pub author: Option<String>,
     /// Error of a failure, or an acknowledgement's note.
     pub note: Option<String>,
-    /// When.
+    /// When the event happened.
     pub at: DateTime<Utc>,
 }
 
@@ -106,19 +110,62 @@ impl Outbox {
         &self.lake
     }
 
+    /// The version of the raise guard now: read it before deciding what is new, then write
+    /// with [`Outbox::append_raised`].
+    pub fn raise_guard(&self) -> Result<Option<i64>> {
+        Ok(self.lake.guard_version(Table::Alerts, RAISE_GUARD)?)
+    }
+
+    /// Writes events that raise or withdraw alerts as one file, only if no process raised or
+    /// withdrew anything since the guard read `expected`: `Ok(false)` means another process did,
+    /// and the caller reads what it wrote ([`Outbox::raised_after`]) and decides again. This is
+    /// how the ingest processes of a consumer group, which all follow the whole lake, raise each
+    /// condition once.
+    pub fn append_raised(&self, events: &[Event], expected: Option<i64>) -> Result<bool> {
+        let batch = events_batch(events).map_err(|e| Error::Encode(e.to_string()))?;
+        let name = self.file_name(events);
+        Ok(self.lake.write_guarded(Table::Alerts, &name, &[batch], RAISE_GUARD, expected)?)
+    }
+
+    /// Alerts raised, and ids withdrawn, by the commits after version `after` (of any process),
+    /// with the newest version read.
+    pub fn raised_after(&self, after: Option<u64>) -> Result<(Option<u64>, Vec<Alert>, Vec<String>)> {
+        let tail = self.lake.commits_after(Table::Alerts, after)?;
+        let (mut raised, mut withdrawn) = (Vec::new(), Vec::new());
+        let columns = ["alert_id", "event", "payload"];
+        for commit in &tail.added {
+            for_each_batch_of(&self.lake, Table::Alerts, &commit.files, &columns, |c| {
+                let (id, event, payload) = (c.text("alert_id")?, c.text("event")?, c.text("payload")?);
+                for i in 0..c.len() {
+                    match event.get(i).and_then(EventKind::parse) {
+                        Some(EventKind::Raised) => {
+                            if let Some(a) = payload.get(i).and_then(|p| serde_json::from_str::<Alert>(p).ok()) {
+                                raised.push(a);
+                            }
+                        }
+                        Some(EventKind::Withdrawn) => withdrawn.extend(id.get(i).map(str::to_string)),
+                        _ => {}
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        Ok((tail.newest.or(after), raised, withdrawn))
+    }
+
+    fn file_name(&self, events: &[Event]) -> String {
+        let n = self.sequence.fetch_add(1, Ordering::Relaxed);
+        let kind = events.first().map_or("none", |e| e.kind.as_str());
+        format!("{}-{}-{n:06}-{kind}", Utc::now().format("%Y%m%dT%H%M%S%6f"), std::process::id())
+    }
+
     /// Writes events as one file; returns once it is durable. Nothing to write is not an error.
     pub fn append(&self, events: &[Event]) -> Result<()> {
         if events.is_empty() {
             return Ok(());
         }
         let batch = events_batch(events).map_err(|e| Error::Encode(e.to_string()))?;
-        let n = self.sequence.fetch_add(1, Ordering::Relaxed);
-        let name = format!(
-            "{}-{}-{n:06}-{}",
-            Utc::now().format("%Y%m%dT%H%M%S%6f"),
-            std::process::id(),
-            events[0].kind.as_str()
-        );
+        let name = self.file_name(events);
         self.lake.write(Table::Alerts, None, &name, &[batch], &WriteOptions::default())?;
         Ok(())
     }
@@ -185,18 +232,18 @@ pub enum HookState {
     Pending,
     /// Owed; the last round of attempts failed.
     Failed,
-    /// Taken.
+    /// The hook took the alert.
     Delivered,
 }
 
 /// An acknowledgement.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ack {
-    /// Who.
+    /// Who recorded handling the alert.
     pub author: String,
     /// Their note.
     pub note: Option<String>,
-    /// When.
+    /// When they recorded it.
     pub at: DateTime<Utc>,
 }
 
@@ -210,6 +257,8 @@ pub struct History {
     hooks: HashMap<String, HashMap<String, (HookState, DateTime<Utc>)>>,
     acks: HashMap<String, Ack>,
     withdrawn: HashMap<String, String>,
+    /// The version of `alerts` read.
+    version: Option<u64>,
 }
 
 impl History {
@@ -218,7 +267,7 @@ impl History {
         let mut h = History::default();
         let mut raised: Vec<(DateTime<Utc>, usize, Alert)> = Vec::new();
         let columns = ["alert_id", "event", "hook", "payload", "author", "note", "event_at"];
-        for_each_batch(lake, Table::Alerts, &columns, |c| {
+        h.version = for_each_batch(lake, Table::Alerts, &columns, |c| {
             let (id, event, hook, payload) =
                 (c.text("alert_id")?, c.text("event")?, c.text("hook")?, c.text("payload")?);
             let (author, note, at) = (c.text("author")?, c.text("note")?, c.ts("event_at")?);
@@ -283,6 +332,11 @@ impl History {
             }
         }
         Ok(h)
+    }
+
+    /// The version of the `alerts` table read (`None`: no commit yet).
+    pub fn version(&self) -> Option<u64> {
+        self.version
     }
 
     /// Every alert raised, in the order raised.

@@ -1,9 +1,17 @@
 //! Reading lake tables back without a query engine: the start-up replay of `readings`, `workers`
-//! and the `alerts` outbox reads Parquet directly, column by column, so that the alert engine
-//! depends on neither DataFusion nor the SQL views (whose identity rules it re-applies itself).
+//! and the `alerts` outbox, and the commits other writers add while ingest runs, read Parquet
+//! directly, column by column, so that the alert engine depends on neither DataFusion nor the SQL
+//! views (whose identity rules it re-applies itself). Files are read through the lake's object
+//! store, so a lake on `s3://` works as a local one does.
+//!
+//! A data file that cannot be decoded (truncated, corrupt) is logged, counted in
+//! [`unreadable_files`] and skipped: one bad file must not stop every ingest process. The rows
+//! it held are still in the lake's history for an operator to restore; `alara sql` reports the
+//! same file as an error when a query reads it.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use alara_lake::{AsOf, Lake, Table};
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
@@ -15,15 +23,22 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::{Error, Result};
 
+static UNREADABLE: AtomicU64 = AtomicU64::new(0);
+
+/// Data files skipped because they could not be decoded, since the process started.
+pub fn unreadable_files() -> u64 {
+    UNREADABLE.load(Ordering::Relaxed)
+}
+
 /// Calls `f` with every batch of every file of a table's latest snapshot, files in path order,
-/// reading only `columns` (a column missing from an older file reads as nulls). Files are read
-/// through the lake's object store, so a lake on `s3://` replays as a local one does.
+/// reading only `columns` (a column missing from an older file reads as nulls). Returns the
+/// Delta version read (`None`: the table has no commit).
 pub fn for_each_batch(
     lake: &Lake,
     table: Table,
     columns: &[&str],
     mut f: impl FnMut(&Columns) -> Result<()>,
-) -> Result<()> {
+) -> Result<Option<u64>> {
     let lake_err = |path: PathBuf| move |e: alara_lake::Error| Error::ReadLake { path, reason: e.to_string() };
     let snapshot = lake.snapshot(table, &AsOf::Latest).map_err(lake_err(lake.table_dir(table)))?;
     for file in &snapshot.files {
@@ -32,16 +47,45 @@ pub fn for_each_batch(
         let Some(bytes) = snapshot.read(file).map_err(lake_err(path.clone()))? else { continue };
         read_file(&path, bytes, columns, &mut f)?;
     }
+    Ok(snapshot.version)
+}
+
+/// The same over some files of a table (paths relative to the table, as in its log), e.g. what
+/// other writers' commits added.
+pub fn for_each_batch_of(
+    lake: &Lake,
+    table: Table,
+    files: &[String],
+    columns: &[&str],
+    mut f: impl FnMut(&Columns) -> Result<()>,
+) -> Result<()> {
+    for file in files {
+        let path = lake.table_dir(table).join(file);
+        let bytes = lake
+            .read_data_file(table, file)
+            .map_err(|e| Error::ReadLake { path: path.clone(), reason: e.to_string() })?;
+        let Some(bytes) = bytes else { continue };
+        read_file(&path, bytes, columns, &mut f)?;
+    }
     Ok(())
 }
 
 fn read_file(path: &Path, bytes: Bytes, columns: &[&str], f: &mut impl FnMut(&Columns) -> Result<()>) -> Result<()> {
-    let err = |e: parquet::errors::ParquetError| Error::ReadLake { path: path.to_path_buf(), reason: e.to_string() };
-    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(err)?;
-    let mask = ProjectionMask::columns(builder.parquet_schema(), columns.iter().copied());
-    let reader = builder.with_projection(mask).with_batch_size(8192).build().map_err(err)?;
-    for batch in reader {
-        let batch = batch.map_err(|e| Error::ReadLake { path: path.to_path_buf(), reason: e.to_string() })?;
+    let decoded = (|| -> std::result::Result<Vec<RecordBatch>, String> {
+        let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| e.to_string())?;
+        let mask = ProjectionMask::columns(builder.parquet_schema(), columns.iter().copied());
+        let reader = builder.with_projection(mask).with_batch_size(8192).build().map_err(|e| e.to_string())?;
+        reader.collect::<std::result::Result<Vec<_>, _>>().map_err(|e| e.to_string())
+    })();
+    let batches = match decoded {
+        Ok(batches) => batches,
+        Err(e) => {
+            UNREADABLE.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(file = %path.display(), reason = %e, "unreadable lake file skipped");
+            return Ok(());
+        }
+    };
+    for batch in batches {
         f(&Columns { batch, path })?;
     }
     Ok(())

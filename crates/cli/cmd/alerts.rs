@@ -4,9 +4,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use alara_alert::{Engine, EngineConfig, Levels, RuleConfig, Summary};
+use alara_alert::{Engine, EngineConfig, RuleConfig, Summary};
 use alara_detect::{Session, SessionOptions};
 use alara_lake::Lake;
+use alara_model::AlertState;
 use anyhow::Context;
 
 use crate::UsageError;
@@ -20,8 +21,8 @@ pub struct Args {
     #[arg(long, env = "ALARA_LAKE", value_name = "DIR")]
     pub lake: Option<PathBuf>,
     /// Only alerts in this state.
-    #[arg(long, value_enum, conflicts_with_all = ["retry", "ack"])]
-    pub state: Option<State>,
+    #[arg(long, value_parser = state_parser(), conflicts_with_all = ["retry", "ack"])]
+    pub state: Option<AlertState>,
     /// Output format of the list.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
@@ -39,51 +40,19 @@ pub struct Args {
     pub note: Option<String>,
 }
 
-/// The state of an alert, as `alara alerts --state` filters it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum State {
-    /// A hook still owes it, not yet attempted to exhaustion.
-    Pending,
-    /// Every hook took it.
-    Delivered,
-    /// A hook's last attempts failed (still owed).
-    Failed,
-    /// A person recorded handling it.
-    Acknowledged,
-    /// Corrected results no longer support it (a withdrawal notice was sent).
-    Withdrawn,
-    /// No hook wanted it.
-    Raised,
-}
-
-impl State {
-    fn as_str(self) -> &'static str {
-        match self {
-            State::Pending => "pending",
-            State::Delivered => "delivered",
-            State::Failed => "failed",
-            State::Acknowledged => "acknowledged",
-            State::Withdrawn => "withdrawn",
-            State::Raised => "raised",
-        }
-    }
+/// `--state`: one of the [`AlertState`] spellings, listed in `--help`.
+fn state_parser() -> impl clap::builder::TypedValueParser<Value = AlertState> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(AlertState::ALL.iter().map(|s| s.as_str()))
+        // The possible-values parser only lets the canonical spellings through.
+        .map(|s| s.parse::<AlertState>().expect("a listed spelling"))
 }
 
 /// The engine's settings from `alara.toml`: the rule levels are `[limits]`, the very numbers
 /// the detection views read, so stream and batch never disagree.
 pub fn engine_config(config: &Config) -> EngineConfig {
-    let l = |q: alara_detect::QuantityLevels| Levels { hp10: q.hp10, hp3: q.hp3, hp007: q.hp007 };
-    let limits = &config.limits;
     EngineConfig {
-        rules: RuleConfig {
-            limit: l(limits.limit),
-            apprentice_limit: l(limits.apprentice_limit),
-            investigation: l(limits.investigation),
-            esr_fraction: limits.esr_fraction,
-            pregnancy_msv: limits.pregnancy_msv,
-            pregnancy_months: limits.pregnancy_months,
-            operational_alarm: config.alerts.operational_alarm,
-        },
+        rules: RuleConfig { limits: config.limits.limits.clone(), operational_alarm: config.alerts.operational_alarm },
         alerts: config.alerts.clone(),
         hooks: config.hooks.clone(),
     }
@@ -164,12 +133,7 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
 }
 
 fn list(dir: &std::path::Path, args: &Args, config: &Config) -> anyhow::Result<ExitCode> {
-    let id = if args.format == Format::Table { "substr(alert_id, 1, 12) AS alert" } else { "alert_id" };
-    let filter = args.state.map(|s| format!("WHERE state = '{}'", s.as_str())).unwrap_or_default();
-    let sql = format!(
-        "SELECT {id}, state, raised_at, level, worker_id, department, quantity, round(dose_msv, 3) AS dose_msv, \
-         threshold_msv, hooks, acknowledged_by, summary FROM alerts {filter} ORDER BY raised_at, alert_id"
-    );
+    let sql = alara_detect::listings::alerts(args.state, args.format == Format::Table);
     let rt = super::runtime()?;
     rt.block_on(async {
         let options = SessionOptions { queries_dir: None, config: config.limits.clone() };

@@ -57,16 +57,9 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
     rt.block_on(async {
         let options = SessionOptions { queries_dir: None, config: config.limits.clone() };
         let session = Session::open(&lake, &options).await?;
-        let summary = "SELECT monitoring, quantity, COUNT(*) AS results, COUNT(DISTINCT worker_id) AS workers, \
-                       ROUND(SUM(COALESCE(dose_msv, 0)), 2) AS total_dose_msv, \
-                       MIN(period_start) AS first_period, MAX(period_end) AS last_period \
-                       FROM readings GROUP BY monitoring, quantity ORDER BY monitoring, quantity";
-        super::sql::run_statements(&session, summary, Format::Table, &mut std::io::stdout()).await;
-        let rejects = "SELECT reason, COUNT(*) AS records FROM rejects GROUP BY reason ORDER BY records DESC, reason";
-        super::sql::run_statements(&session, rejects, Format::Table, &mut std::io::stdout()).await;
-        let alerts = "SELECT level, quantity, COUNT(*) AS alerts, COUNT(DISTINCT worker_id) AS workers \
-                      FROM alerts GROUP BY level, quantity ORDER BY level, quantity";
-        super::sql::run_statements(&session, alerts, Format::Table, &mut std::io::stdout()).await;
+        for statement in alara_detect::listings::LAKE_OVERVIEW {
+            super::sql::run_statements(&session, statement, Format::Table, &mut std::io::stdout()).await;
+        }
         anyhow::Ok(())
     })?;
     println!("4/4 writing the report");

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use alara_ingest::kafka::{self, BoxError, Metrics, OffsetLog, PartitionRange, StopReason, TopicPartition};
 use alara_ingest::{Core, CoreConfig};
 use alara_lake::{DeltaSink, KAFKA_FLUSH_PREFIX, Lake, WriteOptions};
+use alara_model::{Flush, FlushObserver, ObserverError};
 use anyhow::Context;
 
 use super::ingest::{Args, print_counts};
@@ -41,7 +42,12 @@ pub fn run(lake_dir: &Path, brokers: &str, args: &Args, config: &Config) -> anyh
     let mut core = Core::new(validator, sink, CoreConfig { max_buffered_rows: usize::MAX }, KAFKA_FLUSH_PREFIX);
     // Alert rules on every durable flush, before its offsets are recorded (issue 5).
     let alerts = super::alerts::start_engine(&lake, config)?;
-    core.observe(alerts.observer());
+    let metrics = Arc::new(Metrics::default());
+    core.observe(Box::new(ReportingSize {
+        inner: alerts.observer(),
+        size: alerts.state_size(),
+        metrics: metrics.clone(),
+    }));
     let options = kafka::Options {
         client,
         topics: settings.topics.clone(),
@@ -53,7 +59,6 @@ pub fn run(lake_dir: &Path, brokers: &str, args: &Args, config: &Config) -> anyh
         progress: std::io::stderr().is_terminal(),
     };
     let log = Box::new(LakeOffsets { lake });
-    let metrics = Arc::new(Metrics::default());
 
     let runtime = super::runtime()?;
     let summary = runtime.block_on(async {
@@ -122,5 +127,37 @@ impl OffsetLog for LakeOffsets {
 
     fn superseded(&self, error: &(dyn std::error::Error + 'static)) -> bool {
         matches!(error.downcast_ref::<alara_lake::Error>(), Some(alara_lake::Error::Superseded(_)))
+    }
+}
+
+/// The alert engine's observer, reporting the size of its state to the metrics endpoint after
+/// each flush (`alara_alert_state_results`: bounded by workers × months, not by readings).
+struct ReportingSize {
+    inner: Box<dyn FlushObserver + Send>,
+    size: Arc<alara_alert::StateSize>,
+    metrics: Arc<Metrics>,
+}
+
+impl FlushObserver for ReportingSize {
+    fn flushed(&mut self, flush: &Flush) -> Result<(), ObserverError> {
+        let result = self.inner.flushed(flush);
+        use std::sync::atomic::Ordering::Relaxed;
+        let m = &self.metrics;
+        m.set_gauge(
+            "alara_alert_state_results",
+            "Legal results held by the alert rules (workers x months of results, not readings).",
+            self.size.results.load(Relaxed) as f64,
+        );
+        m.set_gauge(
+            "alara_alert_state_workers",
+            "Workers with a version held by the alert rules.",
+            self.size.workers.load(Relaxed) as f64,
+        );
+        m.set_gauge(
+            "alara_lake_unreadable_files",
+            "Lake data files skipped because they could not be decoded (see the log for which).",
+            alara_alert::unreadable_files() as f64,
+        );
+        result
     }
 }

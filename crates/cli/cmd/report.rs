@@ -1,13 +1,14 @@
-//! `alara report`: the nightly report. Runs the queries of `alara_report::gather` over the lake
-//! as of a date and hands the results to `alara_report`, which renders and writes the files.
+//! `alara report`: the nightly report. `alara_detect::gather` runs the report's queries over the
+//! lake as of a date; `alara_report` renders the results and writes the files.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use alara_detect::{Session, SessionOptions};
+use alara_detect::SessionOptions;
+use alara_detect::gather::{DETECTIONS, gather};
 use alara_lake::AsOf;
-use alara_report::{BaselinePlan, Inputs, Table, gather};
+use alara_report::{BaselinePlan, Inputs};
 use anyhow::Context;
 use chrono::NaiveDate;
 
@@ -98,7 +99,7 @@ pub async fn write_report_at(
     since: Option<NaiveDate>,
     out: &Path,
 ) -> anyhow::Result<Outcome> {
-    let gathered = gather_at(lake, options, lake_at, as_of, None).await?;
+    let gathered = gather(lake, options, lake_at, as_of, None).await.context("gathering the report's data")?;
     let previous = match alara_report::read_previous(out) {
         Ok(p) => p,
         Err(e) => {
@@ -108,10 +109,11 @@ pub async fn write_report_at(
     };
     let baseline = match alara_report::plan_baseline(previous.as_ref(), since, as_of) {
         BaselinePlan::None => None,
-        BaselinePlan::Known(b) => Some(b),
+        BaselinePlan::Previous(b) => Some(b),
         BaselinePlan::Since(d) => {
-            let detections = ["overexposure", "missing_badge", "unexplained_heterogeneity"];
-            let then = gather_at(lake, options, lake_at, d, Some(&detections)).await?;
+            let then = gather(lake, options, lake_at, d, Some(DETECTIONS))
+                .await
+                .context("gathering the findings (--since)")?;
             if let Some((name, err)) = then.failed.iter().next() {
                 anyhow::bail!("gathering the findings as of {d} (--since): {name}: {err}");
             }
@@ -132,72 +134,4 @@ pub async fn write_report_at(
     let report = alara_report::build(&inputs);
     let page = report.write(out).with_context(|| format!("writing the report into {}", out.display()))?;
     Ok(Outcome { page, summary: report.summary, failed: gathered.failed })
-}
-
-struct Gathered {
-    tables: BTreeMap<String, Table>,
-    unavailable: BTreeMap<String, String>,
-    failed: BTreeMap<String, String>,
-}
-
-/// Opens the lake as of a date and runs the report's queries (all, or those named).
-async fn gather_at(
-    lake: &Path,
-    options: &SessionOptions,
-    lake_at: &AsOf,
-    as_of: NaiveDate,
-    only: Option<&[&str]>,
-) -> anyhow::Result<Gathered> {
-    let session = Session::open_as_of(lake, options, lake_at).await.context("opening the lake")?;
-    restrict_to(&session, as_of).await.context("restricting the lake to the report date")?;
-    let ctx = session.ctx();
-    let mut g = Gathered { tables: BTreeMap::new(), unavailable: BTreeMap::new(), failed: BTreeMap::new() };
-    let legal_results = ctx.table_exist("legal_results").unwrap_or(false);
-    for q in gather::queries(as_of, legal_results) {
-        if only.is_some_and(|names| !names.contains(&q.name)) {
-            continue;
-        }
-        if let Some(missing) = q.needs.iter().find(|n| !ctx.table_exist(**n).unwrap_or(false)) {
-            g.unavailable
-                .insert(q.name.to_string(), format!("`{missing}` is not defined in this version of alara's queries"));
-            continue;
-        }
-        let result = async {
-            let df = session.sql(&q.sql).await?;
-            let schema = df.schema().as_arrow().clone();
-            let batches = df
-                .collect()
-                .await
-                .map_err(|source| alara_detect::Error::DataFusion { context: q.name.to_string(), source })?;
-            anyhow::Ok(Table::from_batches(&schema, &batches)?)
-        }
-        .await;
-        match result {
-            Ok(t) => {
-                g.tables.insert(q.name.to_string(), t);
-            }
-            Err(e) => {
-                g.failed.insert(q.name.to_string(), format!("{e:#}"));
-            }
-        }
-    }
-    Ok(g)
-}
-
-/// Hides data after the report date *below* the views: each raw table of dose data is replaced
-/// by a filtered view of itself, then every view of `queries/` is planned again on top, so the
-/// detections see the lake as it stood at the end of the as-of day.
-async fn restrict_to(session: &Session, as_of: NaiveDate) -> anyhow::Result<()> {
-    let ctx = session.ctx();
-    for (table, predicate) in gather::as_of_filters(as_of) {
-        let Some(provider) = ctx.deregister_table(table)? else { continue };
-        let source = format!("{table}_before_as_of");
-        ctx.register_table(source.as_str(), provider)?;
-        let view = ctx.sql(&format!("SELECT * FROM {source} WHERE {predicate}")).await?.into_view();
-        ctx.register_table(table, view)?;
-    }
-    // Views may read each other; they are planned with the same read-only guard as at open.
-    let queries = session.queries().to_vec();
-    session.plan_views(&queries).await.context("planning the views as of the report date")?;
-    Ok(())
 }

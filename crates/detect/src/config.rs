@@ -1,64 +1,28 @@
-//! Dose levels used by the detections, with the French regulatory defaults (Code du travail
-//! R4451-6/-8, ASN guide 11), exposed to SQL as the `thresholds` table so that the views name no
-//! number themselves and an advisor can change a level in `alara.toml`.
+//! The `[limits]` section: the regulatory levels ([`Limits`], defaults written once in
+//! `alara-model`) and the parameters of the detections, exposed to SQL as the `thresholds` and
+//! `detect_parameters` tables so that the views name no number themselves and an advisor can
+//! change a level in `alara.toml`.
 
 use std::sync::Arc;
 
+use alara_model::Quantity;
+pub use alara_model::{Limits, QuantityLevels};
 use arrow::array::{Float64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use serde::{Deserialize, Serialize};
-
-/// Limits per quantity in mSv over any 12 consecutive months.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct QuantityLevels {
-    /// Whole body, Hp(10) (effective dose).
-    #[serde(rename = "Hp10")]
-    pub hp10: f64,
-    /// Eye lens, Hp(3).
-    #[serde(rename = "Hp3")]
-    pub hp3: f64,
-    /// Skin and extremities, Hp(0.07).
-    #[serde(rename = "Hp007")]
-    pub hp007: f64,
-}
 
 /// Every configurable level of the detections (and of the streaming alert rules, which use the
 /// same numbers so stream and batch never disagree).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DetectConfig {
-    /// Annual limits for adult exposed workers (R4451-6): 20 / 20 / 500 mSv.
-    pub limit: QuantityLevels,
-    /// Annual limits for apprentices and students aged 16–18 (R4451-8): 6 / 15 / 150 mSv.
-    pub apprentice_limit: QuantityLevels,
-    /// Investigation levels on 12-month sums; defaults are the category-A thresholds of
-    /// R4451-57: 6 / 15 / 150 mSv.
-    pub investigation: QuantityLevels,
-    /// Fraction of the annual limit that one result must reach to be a declaration (ESR)
-    /// candidate (ASN guide 11, criterion 1b): 0.25.
-    pub esr_fraction: f64,
-    /// Dose to the unborn child from declaration to birth (R4451-7): 1 mSv.
-    pub pregnancy_msv: f64,
-    /// Warning level on the dose since a declared pregnancy, before `pregnancy_msv` is reached
-    /// (level `pregnancy_warning`): 0.5 mSv, half the limit, so that the physician and the CRP
-    /// can adjust the post while the limit still holds.
-    pub pregnancy_warning_msv: f64,
-    /// 12-month sums above which a non-classified worker received more than the category allows
-    /// (ASN guide 11 criterion 1a, level `classification`): the category B thresholds of
-    /// R4451-57, 1 mSv effective and 50 mSv extremities; lens 15 mSv (no B lens criterion in
-    /// the text: a lens above the A threshold is beyond any non-classified post).
-    pub classification_none: QuantityLevels,
-    /// The same for a category B worker: the category A thresholds of R4451-57, 6 / 15 / 150 mSv
-    /// (Centre Oscar Lambret 2025: a category B technologist at 6 mSv in 12 months).
-    pub classification_b: QuantityLevels,
+    /// The regulatory levels: `limit`, `apprentice_limit`, `investigation`, `esr_fraction`,
+    /// `pregnancy_msv`, `pregnancy_warning_msv`, `pregnancy_months`, `classification_none`,
+    /// `classification_b`, written at the top of `[limits]`.
+    #[serde(flatten)]
+    pub limits: Limits,
     /// Months of recent results used to compute the dose rate for the `projected` level.
     pub projection_months: f64,
-    /// Months after a declared pregnancy at which the episode ends (the expected delivery date):
-    /// 9, since birth falls within 9 months of any declaration; a later version of the worker
-    /// that clears the declaration (the birth recorded by HR) ends it earlier. 0 counts until HR
-    /// clears it. A badge straddling the declaration or this end counts pro rata.
-    pub pregnancy_months: f64,
     /// Fewest consecutive below-threshold passive results that `zero_while_peers_exposed`
     /// scores: 3 (one or two quiet months are leave, not a badge left in the locker).
     pub zero_run_min_results: f64,
@@ -130,16 +94,8 @@ pub struct DetectConfig {
 impl Default for DetectConfig {
     fn default() -> Self {
         DetectConfig {
-            limit: QuantityLevels { hp10: 20.0, hp3: 20.0, hp007: 500.0 },
-            apprentice_limit: QuantityLevels { hp10: 6.0, hp3: 15.0, hp007: 150.0 },
-            investigation: QuantityLevels { hp10: 6.0, hp3: 15.0, hp007: 150.0 },
-            esr_fraction: 0.25,
-            pregnancy_msv: 1.0,
-            pregnancy_warning_msv: 0.5,
-            classification_none: QuantityLevels { hp10: 1.0, hp3: 15.0, hp007: 50.0 },
-            classification_b: QuantityLevels { hp10: 6.0, hp3: 15.0, hp007: 150.0 },
+            limits: Limits::default(),
             projection_months: 3.0,
-            pregnancy_months: 9.0,
             zero_run_min_results: 3.0,
             zero_run_p_value: 0.01,
             peer_min_workers: 3.0,
@@ -166,32 +122,7 @@ impl Default for DetectConfig {
 impl DetectConfig {
     /// Checks that every level is a positive finite number.
     pub fn validate(&self) -> Result<(), String> {
-        let all = [
-            ("limit", self.limit),
-            ("apprentice_limit", self.apprentice_limit),
-            ("investigation", self.investigation),
-            ("classification_none", self.classification_none),
-            ("classification_b", self.classification_b),
-        ];
-        for (name, l) in all {
-            for (q, v) in [("Hp10", l.hp10), ("Hp3", l.hp3), ("Hp007", l.hp007)] {
-                if !(v.is_finite() && v > 0.0) {
-                    return Err(format!("{name}.{q} must be a positive number of mSv, got {v}"));
-                }
-            }
-        }
-        if !(self.esr_fraction > 0.0 && self.esr_fraction <= 1.0) {
-            return Err(format!("esr_fraction must be in (0, 1], got {}", self.esr_fraction));
-        }
-        if !(self.pregnancy_msv.is_finite() && self.pregnancy_msv > 0.0) {
-            return Err(format!("pregnancy_msv must be positive, got {}", self.pregnancy_msv));
-        }
-        if !(self.pregnancy_warning_msv > 0.0 && self.pregnancy_warning_msv <= self.pregnancy_msv) {
-            return Err(format!(
-                "pregnancy_warning_msv must be positive and at most pregnancy_msv ({}), got {}",
-                self.pregnancy_msv, self.pregnancy_warning_msv
-            ));
-        }
+        self.limits.validate()?;
         if self.indicator_priority > self.indicator_satisfactory {
             return Err(format!(
                 "indicator_priority ({}) must not exceed indicator_satisfactory ({})",
@@ -202,7 +133,6 @@ impl DetectConfig {
             return Err(format!("projection_months must be between 1 and 12, got {}", self.projection_months));
         }
         for (name, v, lo, hi) in [
-            ("pregnancy_months", self.pregnancy_months, 0.0, 12.0),
             ("zero_run_min_results", self.zero_run_min_results, 1.0, 120.0),
             ("zero_run_p_value", self.zero_run_p_value, f64::MIN_POSITIVE, 1.0),
             ("peer_min_workers", self.peer_min_workers, 1.0, 1e6),
@@ -238,7 +168,7 @@ impl DetectConfig {
     pub fn parameters_batch(&self) -> RecordBatch {
         let columns = [
             ("projection_months", self.projection_months),
-            ("pregnancy_months", self.pregnancy_months),
+            ("pregnancy_months", self.limits.pregnancy_months),
             ("zero_run_min_results", self.zero_run_min_results),
             ("zero_run_p_value", self.zero_run_p_value),
             ("peer_min_workers", self.peer_min_workers),
@@ -282,27 +212,24 @@ impl DetectConfig {
             level.push(l.to_string());
             value.push(v);
         };
-        for (pop, lim) in [("adult", self.limit), ("apprentice", self.apprentice_limit)] {
-            for (q, v) in [("Hp10", lim.hp10), ("Hp3", lim.hp3), ("Hp007", lim.hp007)] {
-                push(pop, q, "limit", v);
-                push(pop, q, "esr", v * self.esr_fraction);
-                push(pop, q, "projected", v);
+        let l = &self.limits;
+        for (pop, apprentice) in [("adult", false), ("apprentice", true)] {
+            for q in [Quantity::Hp10, Quantity::Hp3, Quantity::Hp007] {
+                push(pop, q.as_str(), "limit", l.annual_limit(apprentice, q));
+                push(pop, q.as_str(), "esr", l.esr_level(apprentice, q));
+                push(pop, q.as_str(), "projected", l.annual_limit(apprentice, q));
             }
         }
-        for pop in ["adult", "apprentice"] {
-            let inv = self.investigation;
-            let lim = if pop == "adult" { self.limit } else { self.apprentice_limit };
-            // An investigation level never sits above the limit of the population.
-            for (q, v, l) in [("Hp10", inv.hp10, lim.hp10), ("Hp3", inv.hp3, lim.hp3), ("Hp007", inv.hp007, lim.hp007)]
-            {
-                push(pop, q, "investigation", v.min(l));
+        for (pop, apprentice) in [("adult", false), ("apprentice", true)] {
+            for q in [Quantity::Hp10, Quantity::Hp3, Quantity::Hp007] {
+                push(pop, q.as_str(), "investigation", l.investigation_level(apprentice, q));
             }
         }
-        push("pregnancy", "Hp10", "pregnancy", self.pregnancy_msv);
-        push("pregnancy", "Hp10", "pregnancy_warning", self.pregnancy_warning_msv);
-        for (pop, l) in [("category_none", self.classification_none), ("category_B", self.classification_b)] {
-            for (q, v) in [("Hp10", l.hp10), ("Hp3", l.hp3), ("Hp007", l.hp007)] {
-                push(pop, q, "classification", v);
+        push("pregnancy", "Hp10", "pregnancy", l.pregnancy_msv);
+        push("pregnancy", "Hp10", "pregnancy_warning", l.pregnancy_warning_msv);
+        for (pop, levels) in [("category_none", l.classification_none), ("category_B", l.classification_b)] {
+            for (q, v) in levels.each() {
+                push(pop, q.as_str(), "classification", v);
             }
         }
         let schema = Arc::new(Schema::new(vec![
@@ -353,6 +280,6 @@ mod tests {
     fn a_partial_limits_section_keeps_the_other_defaults() {
         let c: DetectConfig = serde_json::from_str(r#"{"outlier_p_value": 0.01}"#).unwrap();
         assert_eq!(c.outlier_p_value, 0.01);
-        assert_eq!(c.limit, DetectConfig::default().limit);
+        assert_eq!(c.limits, Limits::default());
     }
 }

@@ -22,9 +22,9 @@ pub struct Explanation {
     pub period_end: DateTime<Utc>,
     /// Restrict to one signal or level (e.g. `peer_outlier`); `None` covers every finding.
     pub signal: Option<String>,
-    /// Why.
+    /// Why the finding is explained, in the author's words.
     pub reason: String,
-    /// Who.
+    /// Who recorded the explanation.
     pub author: String,
     /// When it was recorded.
     pub recorded_at: DateTime<Utc>,

@@ -5,11 +5,18 @@
 //! and `rejects` (one row per identity) and the detection views. The SQL files are compiled into
 //! the binary, so a fresh machine needs nothing but the lake; a directory of `.sql` files can be
 //! given instead to try changes without rebuilding.
+//!
+//! [`gather`] runs the report's queries over the lake "as of" a date and hands back the model's
+//! [`alara_model::table::Table`]s ([`rows`] converts Arrow batches once); [`listings`] holds the
+//! listings the command line prints. Detection is the only crate that runs SQL: the binary wires, the report renders.
 #![deny(missing_docs)]
 
 pub mod config;
 pub mod explain;
+pub mod gather;
+pub mod listings;
 pub mod queries;
+pub mod rows;
 pub mod session;
 pub mod udf;
 

@@ -1,7 +1,9 @@
 //! The ingest core shared by every source: raw bytes in, validated rows or rejects buffered, and
 //! flushes handed to a sink when a size bound is reached or the source asks.
 
-use alara_model::{BatchSink, DecodeError, Fields, Flush, Kind, Origin, Record, Reject, Stamped, Validator};
+use alara_model::{
+    BatchSink, DecodeError, Fields, Flush, FlushObserver, Kind, Origin, Record, Reject, Stamped, Validator,
+};
 use chrono::{DateTime, Utc};
 
 use crate::{Error, Result};
@@ -52,16 +54,6 @@ impl Default for CoreConfig {
     fn default() -> Self {
         CoreConfig { max_buffered_rows: 100_000 }
     }
-}
-
-/// Something told about every flush once it is durable (alert rules, progress display).
-pub trait FlushObserver {
-    /// Called after the sink returned, with the rows now durable.
-    fn flushed(&mut self, flush: &Flush);
-}
-
-impl FlushObserver for () {
-    fn flushed(&mut self, _: &Flush) {}
 }
 
 /// Validates raw records and buffers them for a sink.
@@ -201,8 +193,12 @@ impl<S: BatchSink> Core<S> {
         self.flush_named(None, metadata)
     }
 
-    /// Like [`Core::flush`], with a caller-chosen file name (the Kafka source names files after the
-    /// offset ranges they cover, so a replay after a crash overwrites instead of duplicating).
+    /// Like [`Core::flush`], with a caller-chosen flush name (the Kafka source names flushes after
+    /// the offset ranges they cover).
+    ///
+    /// When an observer fails, the rows are durable but the flush is not acknowledged: the error
+    /// is returned so the source stops before committing its position, and the next start
+    /// replays the input for the observer to see again.
     pub fn flush_named(&mut self, name: Option<String>, metadata: Vec<(String, String)>) -> Result<usize> {
         if self.buffer.is_empty() {
             return Ok(0);
@@ -214,9 +210,51 @@ impl<S: BatchSink> Core<S> {
         self.sink.write(&self.buffer).map_err(|e| Error::Sink(Box::new(e)))?;
         let flush = std::mem::take(&mut self.buffer);
         for o in &mut self.observers {
-            o.flushed(&flush);
+            o.flushed(&flush).map_err(|source| Error::Observer { flush: flush.name.clone(), source })?;
         }
         tracing::debug!(rows = n, file = %flush.name, "flush durable");
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alara_model::{ObserverError, Origin};
+
+    use super::*;
+
+    /// Keeps the names of the flushes written.
+    #[derive(Default)]
+    struct Names(Vec<String>);
+
+    impl BatchSink for Names {
+        type Error = std::io::Error;
+        fn write(&mut self, flush: &Flush) -> std::result::Result<(), Self::Error> {
+            self.0.push(flush.name.clone());
+            Ok(())
+        }
+    }
+
+    /// An observer whose outbox is broken.
+    struct Broken;
+
+    impl FlushObserver for Broken {
+        fn flushed(&mut self, _: &Flush) -> std::result::Result<(), ObserverError> {
+            Err("outbox not writable".into())
+        }
+    }
+
+    #[test]
+    fn an_observer_failure_stops_the_flush_with_its_error() {
+        let mut core = Core::new(Validator::default(), Names::default(), CoreConfig::default(), "t");
+        core.observe(Box::new(Broken));
+        let origin = Origin::File { path: "r.jsonl".into(), line: 1 };
+        core.push_reject(Kind::Readings, "not JSON", b"{", origin, Utc::now()).unwrap();
+        let err = core.flush(Vec::new()).unwrap_err();
+        // The rows are durable (the sink wrote them) but the flush is not acknowledged: the
+        // caller gets the observer's error, names the flush, and does not move on.
+        assert!(matches!(&err, Error::Observer { flush, .. } if flush == "t-00001"), "{err}");
+        assert!(err.to_string().contains("outbox not writable"), "{err}");
+        assert_eq!(core.sink().0, vec!["t-00001".to_string()]);
     }
 }

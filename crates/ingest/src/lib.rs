@@ -9,7 +9,8 @@ pub mod core;
 pub mod files;
 pub mod kafka;
 
-pub use crate::core::{Core, CoreConfig, Counts, FlushObserver};
+pub use crate::core::{Core, CoreConfig, Counts};
+pub use alara_model::FlushObserver;
 pub use files::ingest_file;
 
 use std::path::PathBuf;
@@ -40,7 +41,7 @@ pub enum Error {
     CsvHeader {
         /// The file.
         path: PathBuf,
-        /// Why.
+        /// Why the header cannot be read.
         reason: String,
     },
     /// A record carries a NIR and no pseudonymisation key is configured.
@@ -55,6 +56,16 @@ pub enum Error {
     /// The sink failed (disk full, permissions…); nothing of the flush counts as durable.
     #[error("writing to the lake failed: {0}")]
     Sink(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The flush is durable but an observer (the alert rules) could not act on it; the source
+    /// stops without committing its position, so the next start replays the flush.
+    #[error("acting on flush {flush} failed (it will be replayed at the next start): {source}")]
+    Observer {
+        /// The flush's name.
+        flush: String,
+        /// The observer's error.
+        #[source]
+        source: alara_model::ObserverError,
+    },
 }
 
 /// Result with ingest's error.

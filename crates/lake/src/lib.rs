@@ -22,9 +22,11 @@ pub mod commits;
 pub mod compact;
 pub mod convert;
 mod delta;
+mod guard;
 mod s3;
 pub mod sink;
 pub mod snapshot;
+pub mod tail;
 mod writer;
 
 use std::collections::HashMap;
@@ -36,6 +38,7 @@ pub use compact::{CompactOptions, CompactReport, KAFKA_FLUSH_PREFIX};
 pub use delta::{FlushPart, KafkaTxn, Superseded};
 pub use sink::{DeltaSink, ParquetSink};
 pub use snapshot::{AsOf, TableSnapshot};
+pub use tail::{Added, Skipped, Tail};
 pub use writer::WriteOptions;
 
 /// Errors of the lake.

@@ -3,6 +3,8 @@
 use std::path::Path;
 use std::sync::{Arc, Barrier};
 
+use arrow::array::RecordBatch;
+
 use alara_model::{BatchSink, Flush, Kind, Origin, Reject};
 use chrono::Utc;
 
@@ -221,4 +223,65 @@ fn a_former_lake_converts_with_committed_files_and_positions_only() {
     assert!(!convert::is_legacy(root));
     assert!(root.join("_commits.converted/kafka-1.json").is_file());
     assert!(Lake::convert(root).is_err(), "converting twice is refused");
+}
+
+#[test]
+fn two_processes_deciding_the_same_guarded_append_commit_it_once() {
+    let batch = || {
+        let events = alara_model::schema::alerts_schema();
+        RecordBatch::new_empty(events)
+    };
+    for round in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        Lake::open(dir.path()).unwrap();
+        let barrier = Arc::new(Barrier::new(2));
+        let handles: Vec<_> = (0..2)
+            .map(|w| {
+                // Two lake handles with their own table caches, as two processes have.
+                let (root, barrier) = (dir.path().to_path_buf(), barrier.clone());
+                std::thread::spawn(move || {
+                    let lake = Lake::open(&root).unwrap();
+                    let seen = lake.guard_version(Table::Alerts, "alara.test").unwrap();
+                    barrier.wait();
+                    lake.write_guarded(Table::Alerts, &format!("w{w}"), &[batch()], "alara.test", seen).unwrap()
+                })
+            })
+            .collect();
+        let won: Vec<bool> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        assert_eq!(won.iter().filter(|w| **w).count(), 1, "round {round}: {won:?}");
+        let lake = Lake::open(dir.path()).unwrap();
+        assert_eq!(lake.guard_version(Table::Alerts, "alara.test").unwrap(), Some(0));
+        // The loser decides again from what it now reads, and commits.
+        assert!(lake.write_guarded(Table::Alerts, "again", &[batch()], "alara.test", Some(0)).unwrap());
+        assert!(!lake.write_guarded(Table::Alerts, "stale", &[batch()], "alara.test", Some(0)).unwrap());
+    }
+}
+
+#[test]
+fn a_follower_sees_every_writers_data_once_and_not_compaction_rewrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Lake::open(dir.path()).unwrap();
+    let b = Lake::open(dir.path()).unwrap();
+    let start = a.commits_after(Table::Rejects, None).unwrap();
+    let mut sa = DeltaSink::new(a.clone(), WriteOptions::default());
+    let mut sb = DeltaSink::new(b.clone(), WriteOptions::default());
+    sa.write(&flush("a1", &[("t", 0, 0, 4)])).unwrap();
+    sb.write(&flush("b1", &[("t", 1, 0, 4)])).unwrap();
+    let tail = a.commits_after(Table::Rejects, start.newest).unwrap();
+    assert_eq!(tail.added.len(), 2, "{tail:?}");
+    assert!(tail.skipped.is_empty());
+    let files: Vec<&String> = tail.added.iter().flat_map(|c| &c.files).collect();
+    let rows: usize = files
+        .iter()
+        .map(|f| {
+            let bytes = a.read_data_file(Table::Rejects, f).unwrap().expect("the file");
+            crate::writer::decode(bytes).unwrap().iter().map(|b| b.num_rows()).sum::<usize>()
+        })
+        .sum();
+    assert_eq!(rows, 10);
+    // Compaction rewrites what was seen: nothing new to follow.
+    let report = a.compact(&CompactOptions { tables: vec![Table::Rejects], ..CompactOptions::default() }).unwrap();
+    assert_eq!(report.files_merged, 2, "{report:?}");
+    let after = a.commits_after(Table::Rejects, tail.newest).unwrap();
+    assert!(after.added.is_empty(), "{after:?}");
 }

@@ -74,7 +74,7 @@ vocabulary! {
 vocabulary! {
     /// Where the dosimeter was worn.
     Position, "position" {
-        /// Chest.
+        /// On the chest, over the clothes.
         Chest => "chest",
         /// Chest, under the lead apron.
         UnderApron => "under_apron",
@@ -82,13 +82,13 @@ vocabulary! {
         OverApron => "over_apron",
         /// Collar (thyroid level).
         Collar => "collar",
-        /// Wrist.
+        /// At the wrist.
         Wrist => "wrist",
         /// Finger ring.
         Finger => "finger",
         /// Near the eye.
         Eye => "eye",
-        /// Headband.
+        /// On a headband (near the eyes).
         Head => "head",
     }
 }
@@ -96,9 +96,9 @@ vocabulary! {
 vocabulary! {
     /// Side of the body.
     Laterality, "laterality" {
-        /// Left.
+        /// The left side.
         Left => "left",
-        /// Right.
+        /// The right side.
         Right => "right",
     }
 }
@@ -145,13 +145,13 @@ impl Status {
 vocabulary! {
     /// Nature of the radiation.
     Radiation, "radiation" {
-        /// X-rays.
+        /// X-rays (fluoroscopy, radiography, CT).
         X => "X",
-        /// Gamma.
+        /// Gamma rays (nuclear medicine).
         Gamma => "gamma",
-        /// Beta.
+        /// Beta particles (nuclear medicine, handling sources).
         Beta => "beta",
-        /// Neutrons.
+        /// Neutrons (proton therapy, high-energy linacs).
         Neutron => "neutron",
     }
 }
@@ -159,15 +159,15 @@ vocabulary! {
 vocabulary! {
     /// A worker's job, used to choose peers.
     Role, "role" {
-        /// Radiologist.
+        /// A radiologist (interventional radiology).
         Radiologist => "radiologist",
-        /// Cardiologist.
+        /// A cardiologist (interventional cardiology).
         Cardiologist => "cardiologist",
-        /// Surgeon.
+        /// A surgeon operating under fluoroscopy.
         Surgeon => "surgeon",
-        /// Anaesthetist.
+        /// An anaesthetist present in the room.
         Anaesthetist => "anaesthetist",
-        /// Nurse.
+        /// A nurse present in the room.
         Nurse => "nurse",
         /// Radiographer (manipulateur).
         Radiographer => "radiographer",

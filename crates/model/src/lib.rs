@@ -1,9 +1,11 @@
 //! The vocabulary of alara, with no I/O: the contract's record kinds and enums, the rules that
-//! validate raw records, NIR pseudonymisation, and the Arrow schemas of the lake tables.
+//! validate raw records, NIR pseudonymisation, the Arrow schemas of the lake tables, the
+//! regulatory [`Limits`] (written once), and what detections and alerts say ([`Finding`],
+//! [`Level`], [`Signal`], [`BodySite`], [`Severity`], [`AlertState`]).
 //!
 //! Every other crate speaks in these types: `ingest` decodes bytes into [`Fields`] and validates
 //! them with a [`Validator`] into [`Record`]s or [`Reject`]s; `lake` writes the batches built by
-//! [`schema`]; `detect`, `alert` and `report` read them back.
+//! [`schema`] and tells [`FlushObserver`]s; `detect`, `alert` and `report` read them back.
 //!
 //! ```
 //! use alara_model::{Fields, Kind, Validator, Record};
@@ -16,20 +18,28 @@
 //! ```
 #![deny(missing_docs)]
 
+#[macro_use]
 pub mod enums;
 pub mod fields;
+pub mod finding;
 #[cfg(test)]
 mod fuzz;
+pub mod limits;
 pub mod origin;
+pub mod period;
 pub mod pseudonym;
 pub mod records;
 pub mod schema;
 pub mod sink;
+pub mod table;
 
 pub use enums::*;
 pub use fields::{DecodeError, Fields, Value};
+pub use finding::{AlertState, BodySite, Evidence, Finding, FindingKind, Level, Reference, Severity, Signal, Window};
+pub use limits::{Limits, QuantityLevels};
 pub use origin::{Origin, Reject};
+pub use period::ReportPeriod;
 pub use pseudonym::{NirError, Pseudonymizer, contains_nir, find_nirs, mask_nir_like, validate_nir};
 pub use records::{Kind, Problems, Procedure, Reading, Record, Validator, Worker};
 pub use schema::Stamped;
-pub use sink::{BatchSink, Flush};
+pub use sink::{BatchSink, Flush, FlushObserver, ObserverError};

@@ -17,11 +17,11 @@ pub enum Origin {
     },
     /// A Kafka message.
     Kafka {
-        /// Topic.
+        /// The Kafka topic the record was read from.
         topic: String,
-        /// Partition.
+        /// The partition of that topic.
         partition: i32,
-        /// Offset.
+        /// The record's offset within the partition.
         offset: i64,
     },
 }

@@ -55,9 +55,9 @@ pub struct Reading {
     pub worker_id: String,
     /// Employer SIRET (14 digits, Luhn-valid).
     pub employer_siret: String,
-    /// Establishment.
+    /// The establishment (site) the result belongs to, when the lab says.
     pub site: Option<String>,
-    /// Service.
+    /// The department (service) the worker belonged to for this period.
     pub department: String,
     /// Dosimeter id.
     pub dosimeter_id: String,
@@ -65,9 +65,9 @@ pub struct Reading {
     pub monitoring: Monitoring,
     /// Where it was worn.
     pub position: Option<Position>,
-    /// Side.
+    /// Which side the dosimeter was worn on (eye, hand).
     pub laterality: Option<Laterality>,
-    /// Quantity.
+    /// The operational quantity measured.
     pub quantity: Quantity,
     /// Lab status.
     pub status: Status,
@@ -90,11 +90,11 @@ pub struct Worker {
     pub worker_id: String,
     /// Employer SIRET.
     pub employer_siret: String,
-    /// Service.
+    /// The department (service) the worker belongs to from `valid_from`.
     pub department: String,
-    /// Job.
+    /// The worker's job, used to choose peers.
     pub role: Role,
-    /// Classification.
+    /// The worker's classification (category A, B or not classified).
     pub category: Category,
     /// Date the pregnancy was declared, if any.
     pub pregnancy_declared_on: Option<NaiveDate>,
@@ -111,15 +111,15 @@ pub struct Procedure {
     pub procedure_id: String,
     /// Pseudonymous worker id.
     pub worker_id: String,
-    /// Service.
+    /// The department (service) where the procedure took place.
     pub department: String,
-    /// Room.
+    /// The room, when the scheduling system records it.
     pub room: Option<String>,
     /// Procedure type.
     pub procedure_type: Option<String>,
-    /// Start.
+    /// When the worker's attendance started.
     pub started_at: DateTime<Utc>,
-    /// End.
+    /// When the worker's attendance ended.
     pub ended_at: DateTime<Utc>,
     /// Fluoroscopy time (seconds).
     pub fluoroscopy_s: Option<f64>,

@@ -11,8 +11,8 @@ use crate::schema::Stamped;
 /// Rows to be made durable together.
 #[derive(Debug, Clone, Default)]
 pub struct Flush {
-    /// A name unique to this flush (file names derive from it, so replaying the same input range
-    /// under the same name overwrites instead of duplicating).
+    /// A name unique to this flush: the files written derive their names from it, and the Kafka
+    /// source names it after the offset ranges it covers, so a replayed range can be recognised.
     pub name: String,
     /// Validated readings.
     pub readings: Vec<Stamped<Reading>>,
@@ -45,4 +45,24 @@ pub trait BatchSink {
 
     /// Writes every row of the flush; returns only when they are durable.
     fn write(&mut self, flush: &Flush) -> Result<(), Self::Error>;
+}
+
+/// The error an observer returns: why the rows of a flush could not be acted upon.
+pub type ObserverError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Something told about every flush once it is durable (the alert rules, a progress display).
+///
+/// An observer that fails returns the error: the source then stops without acknowledging the
+/// flush's input (no Kafka offset is committed), so the next start replays it and the observer
+/// sees it again. Nothing is lost, and the observer never has to wait or panic while the source
+/// is held.
+pub trait FlushObserver {
+    /// Called after the sink returned, with the rows now durable.
+    fn flushed(&mut self, flush: &Flush) -> Result<(), ObserverError>;
+}
+
+impl FlushObserver for () {
+    fn flushed(&mut self, _: &Flush) -> Result<(), ObserverError> {
+        Ok(())
+    }
 }

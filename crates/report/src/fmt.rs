@@ -3,6 +3,7 @@
 //! Every number that reaches the output goes through here, so two runs over the same lake print
 //! the same bytes even when a parallel SQL sum differs in its last binary digit.
 
+pub use alara_model::table::{iso_date, iso_time, plain_float as csv_float, round};
 use chrono::{DateTime, NaiveDate, Utc};
 
 /// Escapes text for HTML element content and attribute values.
@@ -21,13 +22,6 @@ pub fn esc(s: &str) -> String {
     out
 }
 
-/// Rounds to `decimals` places, mapping -0 to 0.
-pub fn round(x: f64, decimals: i32) -> f64 {
-    let p = 10f64.powi(decimals);
-    let r = (x * p).round() / p;
-    if r == 0.0 { 0.0 } else { r }
-}
-
 /// A dose in mSv with two decimals (`12.30`).
 pub fn msv(x: f64) -> String {
     format!("{:.2}", round(x, 2))
@@ -39,16 +33,6 @@ pub fn pct(x: f64) -> String {
     format!("{:.0}\u{202f}%", round(x * 100.0, 0))
 }
 
-/// A float for CSV and JSON: at most six decimals, trailing zeros dropped (`21.6`, `0.05`, `3`).
-pub fn csv_float(x: f64) -> String {
-    if !x.is_finite() {
-        return String::new();
-    }
-    let s = format!("{:.6}", round(x, 6));
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" { "0".to_string() } else { s.to_string() }
-}
-
 /// A float rounded for JSON output (six decimals).
 pub fn json_float(x: f64) -> f64 {
     round(x, 6)
@@ -56,23 +40,6 @@ pub fn json_float(x: f64) -> f64 {
 
 fn datetime(micros: i64) -> Option<DateTime<Utc>> {
     DateTime::<Utc>::from_timestamp_micros(micros)
-}
-
-/// `2026-05-31T00:00:00Z` (with microseconds only when they are not zero).
-pub fn iso_time(micros: i64) -> String {
-    match datetime(micros) {
-        Some(t) if micros % 1_000_000 == 0 => t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
-        None => micros.to_string(),
-    }
-}
-
-/// `2026-05-31` (UTC).
-pub fn iso_date(micros: i64) -> String {
-    match datetime(micros) {
-        Some(t) => t.format("%Y-%m-%d").to_string(),
-        None => micros.to_string(),
-    }
 }
 
 /// `2026-05-31 14:02 UTC`, or the date alone at midnight.

@@ -1,9 +1,9 @@
 //! The nightly report of alara: what a radiation protection advisor, an occupational physician
 //! and an inspector read each morning.
 //!
-//! This crate renders; it does not query. The caller runs the SQL of [`gather::queries`] over
-//! the lake "as of" a date (hiding later data with [`gather::as_of_filters`]), turns each result
-//! into a [`Table`], and calls [`build`]. Out come, in one directory:
+//! This crate renders; it does not query and depends on `alara-model` alone. `alara-detect`
+//! gathers the data over the lake "as of" a date (`alara_detect::gather`) into the model's
+//! [`Table`]s, and the caller hands them to [`build`]. Out come, in one directory:
 //!
 //! | file | what |
 //! |---|---|
@@ -15,13 +15,12 @@
 //! every number printed with a fixed number of decimals; the same lake and as-of date give
 //! byte-identical files.
 //!
-//! Layout: [`gather`] (the SQL), [`table`] (query results as rows), [`model`] (findings, who
-//! needs attention, dose series, compliance), [`svg`] (charts), `html` (the page),
-//! [`summary`] (JSON and baselines), [`fmt`] (stable text forms).
+//! Layout: [`table`] (query results as rows, and CSV), [`model`] (findings, who needs
+//! attention, dose series, compliance), [`svg`] (charts), `html` (the page, its style sheet in
+//! `report.css`), [`summary`] (JSON and baselines), [`fmt`] (stable text forms).
 #![deny(missing_docs)]
 
 pub mod fmt;
-pub mod gather;
 mod html;
 pub mod model;
 pub mod summary;
@@ -37,16 +36,13 @@ pub use summary::{Baseline, BaselinePlan, Summary, plan_baseline, since_baseline
 pub use table::{Table, Value};
 
 use crate::fmt::{iso_date, iso_time, json_float};
-use crate::gather::Bounds;
 use crate::model::{Attention, Department, Finding, Kind, Monthly, Person, Severity, Thresholds, Totals};
 use crate::summary::{Counts, FindingEntry};
+use alara_model::ReportPeriod as Bounds;
 
 /// Errors of the report.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A query result could not be converted.
-    #[error("converting a query result: {0}")]
-    Convert(String),
     /// Writing an output file failed.
     #[error("writing {path}: {source}")]
     Write {
@@ -69,6 +65,25 @@ pub enum Error {
 /// Result with the report's error.
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// The names of the gathered tables exported as CSV, in the order of the report.
+pub const EXPORTED: &[&str] = &[
+    "overexposure",
+    "missing_badge",
+    "unexplained_heterogeneity",
+    "explained_findings",
+    "explanations",
+    "worker_doses",
+    "dose_by_period",
+    "department_compliance",
+    "badges_not_returned",
+    "missing_results",
+    "late_results",
+    "ingest_lag",
+    "rejects_by_reason",
+    "alerts",
+    "thresholds",
+];
+
 /// Name of the HTML file.
 pub const HTML_FILE: &str = "report.html";
 /// Name of the JSON summary.
@@ -79,7 +94,7 @@ pub const SUMMARY_FILE: &str = "summary.json";
 pub struct Inputs {
     /// Report date.
     pub as_of: NaiveDate,
-    /// Query results by query name ([`gather::Query::name`]).
+    /// Query results by query name (`alara_detect::gather::Query::name`).
     pub tables: BTreeMap<String, Table>,
     /// Queries that could not run, with a reason a reader understands (a view not installed).
     pub unavailable: BTreeMap<String, String>,
@@ -257,11 +272,11 @@ pub fn build(inputs: &Inputs) -> Report {
 
     let mut csv = Vec::new();
     let mut files = BTreeMap::new();
-    for name in gather::EXPORTED {
+    for name in EXPORTED {
         if let Some(t) = ctx.tables.get(*name) {
             let file = format!("{name}.csv");
             files.insert(file.clone(), t.len() as u64);
-            csv.push((file, t.to_csv()));
+            csv.push((file, table::to_csv(t)));
         }
     }
     files.insert(HTML_FILE.to_string(), 1);
@@ -338,7 +353,7 @@ impl Report {
         for (name, text) in &self.csv {
             write_atomic(&dir.join(name), text.as_bytes())?;
         }
-        for name in gather::EXPORTED {
+        for name in EXPORTED {
             let file = format!("{name}.csv");
             if !self.csv.iter().any(|(n, _)| *n == file) {
                 let p = dir.join(&file);

@@ -71,11 +71,11 @@ pub struct FindingEntry {
     pub view: String,
     /// Level or signal.
     pub level_or_signal: String,
-    /// Worker.
+    /// The pseudonymous worker id.
     pub worker_id: String,
-    /// Department.
+    /// The worker's department.
     pub department: String,
-    /// Quantity.
+    /// The quantity concerned, when the finding has one.
     pub quantity: Option<String>,
     /// Period or window start (date).
     pub period_start: Option<String>,
@@ -136,7 +136,7 @@ pub enum BaselinePlan {
     /// First report: everything is new.
     None,
     /// Taken from a previous summary.
-    Known(Baseline),
+    Previous(Baseline),
     /// Gather the findings as of this date (the caller runs the detection queries for it and
     /// calls [`since_baseline`]).
     Since(NaiveDate),
@@ -155,7 +155,7 @@ pub fn plan_baseline(previous: Option<&Summary>, since: Option<NaiveDate>, as_of
         .into_iter()
         .filter(|b| b.as_of < as_of)
         .max_by_key(|b| b.as_of)
-        .map(BaselinePlan::Known)
+        .map(BaselinePlan::Previous)
         .unwrap_or(BaselinePlan::None)
 }
 
@@ -210,7 +210,7 @@ mod tests {
     fn next_night_compares_with_the_previous_report() {
         let prev = summary("2026-10-30", &["a"], None);
         let plan = plan_baseline(Some(&prev), None, "2026-10-31".parse().unwrap());
-        let BaselinePlan::Known(b) = plan else { panic!("{plan:?}") };
+        let BaselinePlan::Previous(b) = plan else { panic!("{plan:?}") };
         assert_eq!(b.as_of.to_string(), "2026-10-30");
         assert_eq!(b.finding_keys, vec!["a".to_string()]);
     }
@@ -220,7 +220,7 @@ mod tests {
         let first_baseline = summary("2026-10-30", &["a"], None).as_baseline();
         let prev = summary("2026-10-31", &["a", "b"], Some(first_baseline.clone()));
         let plan = plan_baseline(Some(&prev), None, "2026-10-31".parse().unwrap());
-        assert_eq!(plan, BaselinePlan::Known(first_baseline));
+        assert_eq!(plan, BaselinePlan::Previous(first_baseline));
         let first_report = summary("2026-10-31", &["a"], None);
         assert_eq!(plan_baseline(Some(&first_report), None, "2026-10-31".parse().unwrap()), BaselinePlan::None);
     }

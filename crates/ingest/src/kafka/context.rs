@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use super::TopicPartition;
 use super::metrics::Metrics;
-use super::state::{Commits, State, Watermarks};
+use super::state::{Commits, PartitionBounds, State};
 
 /// The consumer's context: a handle on the shared state.
 pub(crate) struct Ctx<S: BatchSink> {
@@ -152,8 +152,8 @@ impl<S: BatchSink + Send + 'static> ClientContext for Ctx<S> {
         let mut state = lock(&self.state);
         for (topic, t) in stats.topics {
             for p in t.partitions.into_values().filter(|p| p.partition >= 0) {
-                let w = Watermarks { lo: p.lo_offset, hi: p.hi_offset, ls: p.ls_offset };
-                state.watermarks(&TopicPartition::new(topic.clone(), p.partition), w);
+                let w = PartitionBounds { first: p.lo_offset, high_watermark: p.hi_offset, last_stable: p.ls_offset };
+                state.bounds_seen(&TopicPartition::new(topic.clone(), p.partition), w);
             }
         }
     }

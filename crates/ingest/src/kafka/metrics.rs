@@ -34,8 +34,12 @@ struct Inner {
     latency_sum: f64,
     commit_failures: u64,
     consumer_errors: u64,
+    offsets_lost: BTreeMap<TopicPartition, i64>,
     lag: BTreeMap<TopicPartition, i64>,
     started: Option<Instant>,
+    /// Gauges other parts of the process report through this endpoint (the alert engine's
+    /// state size): name → (help, value).
+    gauges: BTreeMap<&'static str, (&'static str, f64)>,
 }
 
 /// A copy of the counters, for the progress line.
@@ -118,6 +122,21 @@ impl Metrics {
         }
     }
 
+    /// Offsets of a partition deleted by retention before they were read (a forward gap).
+    pub fn offsets_lost(&self, tp: &TopicPartition, n: i64) {
+        *self.lock().offsets_lost.entry(tp.clone()).or_default() += n;
+    }
+
+    /// Offsets lost to retention, every partition together.
+    pub fn offsets_lost_total(&self) -> i64 {
+        self.lock().offsets_lost.values().sum()
+    }
+
+    /// Sets a gauge reported by another part of the process (rendered after the source's own).
+    pub fn set_gauge(&self, name: &'static str, help: &'static str, value: f64) {
+        self.lock().gauges.insert(name, (help, value));
+    }
+
     /// The counters in the Prometheus text exposition format (version 0.0.4).
     pub fn render(&self) -> String {
         let m = self.lock().clone();
@@ -173,6 +192,24 @@ impl Metrics {
                 escape(&tp.topic),
                 tp.partition
             );
+        }
+        family(
+            &mut out,
+            "alara_ingest_offsets_lost_total",
+            "counter",
+            "Offsets deleted by the topic's retention before alara read them (forward gaps), per partition.",
+        );
+        for (tp, n) in &m.offsets_lost {
+            let _ = writeln!(
+                out,
+                "alara_ingest_offsets_lost_total{{topic=\"{}\",partition=\"{}\"}} {n}",
+                escape(&tp.topic),
+                tp.partition
+            );
+        }
+        for (name, (help, value)) in &m.gauges {
+            family(&mut out, name, "gauge", help);
+            let _ = writeln!(out, "{name} {value}");
         }
         out
     }

@@ -49,7 +49,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// A topic partition.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TopicPartition {
-    /// Topic.
+    /// The topic's name.
     pub topic: String,
     /// Partition number.
     pub partition: i32,

@@ -19,21 +19,21 @@ pub(crate) const MAX_RECORD_BYTES: usize = 1 << 20;
 /// Footer metadata key holding the offset ranges of a flush (JSON).
 pub(crate) const RANGES_KEY: &str = "alara.kafka.ranges";
 
-/// Offsets reported by librdkafka statistics for a partition (-1: unknown).
+/// Where a partition's log starts and ends, from librdkafka statistics (-1: unknown).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Watermarks {
-    /// Low watermark (first offset still in the log).
-    pub lo: i64,
+pub(crate) struct PartitionBounds {
+    /// Low watermark: the first offset still in the log.
+    pub first: i64,
     /// High watermark (offset of the next message to be written).
-    pub hi: i64,
+    pub high_watermark: i64,
     /// Last stable offset (read_committed).
-    pub ls: i64,
+    pub last_stable: i64,
 }
 
-impl Watermarks {
+impl PartitionBounds {
     /// Where the partition ends for this consumer.
     fn end(&self) -> i64 {
-        if self.ls >= 0 { self.ls } else { self.hi }
+        if self.last_stable >= 0 { self.last_stable } else { self.high_watermark }
     }
 }
 
@@ -47,29 +47,31 @@ pub(crate) struct Assigned {
     /// offsets that carry no message (transaction markers).
     pub position: Option<i64>,
     /// Offsets from the latest statistics received since the assignment.
-    pub watermarks: Option<Watermarks>,
+    pub bounds: Option<PartitionBounds>,
+    /// The next offset at which a forward gap was last reported (reported once).
+    pub gap_reported: Option<i64>,
 }
 
 impl Assigned {
     /// The next offset to be received, as far as known.
-    fn at(&self, w: &Watermarks) -> i64 {
-        self.next.unwrap_or(w.lo).max(self.position.unwrap_or(-1))
+    fn at(&self, w: &PartitionBounds) -> i64 {
+        self.next.unwrap_or(w.first).max(self.position.unwrap_or(-1))
     }
 
     /// Whether every message of the partition, as far as the last statistics know, was received.
     /// Only offsets of messages actually received count: librdkafka's own fetch position runs
     /// ahead of what the loop has taken from its queue.
     pub fn caught_up(&self) -> bool {
-        let Some(w) = self.watermarks else { return false };
+        let Some(w) = self.bounds else { return false };
         let end = w.end();
         end >= 0 && self.at(&w) >= end
     }
 
     /// Messages between the position and the end, when known.
     pub fn lag(&self) -> Option<i64> {
-        let w = self.watermarks?;
+        let w = self.bounds?;
         let end = w.end();
-        (end >= 0).then(|| (end - self.at(&w).max(w.lo)).max(0))
+        (end >= 0).then(|| (end - self.at(&w).max(w.first)).max(0))
     }
 }
 
@@ -270,7 +272,7 @@ impl<S: BatchSink> State<S> {
         let mut out = Vec::new();
         for tp in tps {
             let pos = next.get(tp).copied();
-            self.assigned.insert(tp.clone(), Assigned { next: pos, position: None, watermarks: None });
+            self.assigned.insert(tp.clone(), Assigned { next: pos, ..Assigned::default() });
             out.push((tp.clone(), pos));
         }
         self.metrics.assigned(self.assigned.keys().cloned().collect());
@@ -290,12 +292,30 @@ impl<S: BatchSink> State<S> {
         self.metrics.assigned(self.assigned.keys().cloned().collect());
     }
 
-    /// Updates the watermarks of an assigned partition from statistics.
-    pub fn watermarks(&mut self, tp: &TopicPartition, w: Watermarks) {
+    /// Updates where an assigned partition starts and ends, from statistics.
+    pub fn bounds_seen(&mut self, tp: &TopicPartition, w: PartitionBounds) {
         if let Some(a) = self.assigned.get_mut(tp) {
-            a.watermarks = Some(w);
+            a.bounds = Some(w);
             if let Some(lag) = a.lag() {
                 self.metrics.lag(tp, lag);
+            }
+            // The log now starts after the next offset to read: retention deleted messages no
+            // one read. They cannot be recovered from Kafka; say so, once, and count them.
+            if let Some(next) = a.next
+                && w.first > next
+                && a.gap_reported != Some(next)
+            {
+                a.gap_reported = Some(next);
+                let lost = w.first - next;
+                tracing::error!(
+                    topic = %tp.topic,
+                    partition = tp.partition,
+                    from = next,
+                    to = w.first - 1,
+                    lost,
+                    "offsets deleted by the topic's retention before alara read them: re-send these records from their source"
+                );
+                self.metrics.offsets_lost(tp, lost);
             }
         }
     }
@@ -467,9 +487,9 @@ mod tests {
         assert!(!s.caught_up(), "no assignment yet");
         s.assign(&[tp(0), tp(1)]).unwrap();
         assert!(!s.caught_up());
-        s.watermarks(&tp(0), Watermarks { lo: 0, hi: 0, ls: 0 });
+        s.bounds_seen(&tp(0), PartitionBounds { first: 0, high_watermark: 0, last_stable: 0 });
         assert!(!s.caught_up(), "partition 1 unknown");
-        s.watermarks(&tp(1), Watermarks { lo: 0, hi: 2, ls: 2 });
+        s.bounds_seen(&tp(1), PartitionBounds { first: 0, high_watermark: 2, last_stable: 2 });
         assert!(!s.caught_up());
         assert_eq!(s.assigned[&tp(0)].lag(), Some(0));
         assert_eq!(s.assigned[&tp(1)].lag(), Some(2));
@@ -480,12 +500,25 @@ mod tests {
         s.flush().unwrap();
         assert!(s.idle());
         // A partition ending on a transaction marker: the consumer's position moves past it.
-        s.watermarks(&tp(1), Watermarks { lo: 0, hi: 3, ls: 3 });
+        s.bounds_seen(&tp(1), PartitionBounds { first: 0, high_watermark: 3, last_stable: 3 });
         assert!(!s.idle());
         s.position(&tp(1), 3);
         assert!(s.idle());
         // An empty assignment is caught up at once.
         s.revoke(None);
         assert!(s.idle());
+    }
+
+    #[test]
+    fn a_forward_gap_left_by_retention_is_reported_once_and_counted() {
+        let mut log = MemoryLog::default();
+        log.record("earlier", &[PartitionRange { tp: tp(0), first: 0, last: 9 }], 10).unwrap();
+        let mut s = state(log, 100);
+        assert_eq!(s.assign(&[tp(0)]).unwrap(), vec![(tp(0), Some(10))]);
+        s.bounds_seen(&tp(0), PartitionBounds { first: 4, high_watermark: 20, last_stable: 20 });
+        assert_eq!(s.metrics.offsets_lost_total(), 0, "the log still holds offset 10");
+        s.bounds_seen(&tp(0), PartitionBounds { first: 15, high_watermark: 20, last_stable: 20 });
+        s.bounds_seen(&tp(0), PartitionBounds { first: 15, high_watermark: 21, last_stable: 21 });
+        assert_eq!(s.metrics.offsets_lost_total(), 5, "offsets 10 to 14, counted once");
     }
 }

@@ -1,14 +1,14 @@
-//! The SQL that gathers a report's data, as plain strings: this crate never runs a query (it
-//! does not depend on DataFusion); the caller runs each [`Query`] in a read-only session over
-//! the lake and hands the results back as a map of [`Table`](crate::Table)s.
+//! The SQL that gathers a report's data, as plain strings, every time bound written out.
 //!
 //! Everything is "as of" a date. [`as_of_filters`] lists, for the lake tables that carry dose
-//! data, the predicate that hides rows after the report date; the caller applies them *below*
-//! the views (so the detection views themselves see the lake as it was at the end of the as-of
-//! day), and every query below repeats its own time bounds so that it gives the same answer when
-//! pasted into `alara sql`. The bounds are literal timestamps computed here, never `now()`.
+//! data, the predicate that hides rows after the report date; [`super::gather`] applies them
+//! *below* the views (so the detection views themselves see the lake as it was at the end of the
+//! as-of day), and every query below repeats its own time bounds so that it gives the same
+//! answer when pasted into `alara sql`. The bounds are literal timestamps computed here, never
+//! `now()`.
 
-use chrono::{Datelike, Months, NaiveDate};
+use alara_model::ReportPeriod;
+use chrono::{Months, NaiveDate};
 
 /// One query to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,40 +23,6 @@ pub struct Query {
     pub sql: String,
 }
 
-/// Bounds of the report period, as dates (midnight UTC).
-///
-/// Windows are whole calendar months, like the detection views': the "12 months" of a report
-/// as of any day of October 2026 are November 2025 to October 2026. A wearing period belongs to
-/// the month holding its last instant (`period_end > start of the month`), whichever convention
-/// the lab uses for `period_end` (the last day, or midnight of the next day).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Bounds {
-    /// The report date.
-    pub as_of: NaiveDate,
-    /// First instant after the as-of day: data at or after it is ignored.
-    pub cutoff: NaiveDate,
-    /// First day of the as-of month.
-    pub month: NaiveDate,
-    /// First day of the 12-month window that ends with the as-of month.
-    pub from_12: NaiveDate,
-    /// First day of the 36 months of history used for monthly series and charts.
-    pub from_36: NaiveDate,
-    /// 1 January of the as-of year.
-    pub year_start: NaiveDate,
-}
-
-impl Bounds {
-    /// Bounds for a report date.
-    pub fn new(as_of: NaiveDate) -> Bounds {
-        let cutoff = as_of.succ_opt().unwrap_or(as_of);
-        let month = as_of.with_day(1).unwrap_or(as_of);
-        let from_12 = month.checked_sub_months(Months::new(11)).unwrap_or(month);
-        let from_36 = month.checked_sub_months(Months::new(35)).unwrap_or(month);
-        let year_start = NaiveDate::from_ymd_opt(as_of.year(), 1, 1).unwrap_or(as_of);
-        Bounds { as_of, cutoff, month, from_12, from_36, year_start }
-    }
-}
-
 /// A SQL timestamp literal for midnight UTC of a date.
 pub fn ts(d: NaiveDate) -> String {
     format!("TIMESTAMP '{}T00:00:00Z'", d.format("%Y-%m-%d"))
@@ -68,7 +34,7 @@ pub fn ts(d: NaiveDate) -> String {
 /// record what people and the pipeline did (alerts, rejects) are not cut: their timestamps are
 /// the time of loading, not of exposure (see the crate docs).
 pub fn as_of_filters(as_of: NaiveDate) -> Vec<(&'static str, String)> {
-    let c = ts(Bounds::new(as_of).cutoff);
+    let c = ts(ReportPeriod::new(as_of).cutoff);
     vec![
         ("readings_all", format!("period_end < {c}")),
         ("procedures_all", format!("started_at < {c}")),
@@ -86,7 +52,7 @@ pub fn as_of_filters(as_of: NaiveDate) -> Vec<(&'static str, String)> {
 /// or at the collar, eye-lens Hp3 and extremity Hp007 from any non-operational dosimeter;
 /// below-threshold counts 0; lost, not returned, damaged and no-result periods have no dose and
 /// are flagged, never a silent 0; Hp3 and Hp007 limits apply per body site (each eye, each hand).
-fn legal_record(b: &Bounds, legal_results_view: bool) -> String {
+fn legal_record(b: &ReportPeriod, legal_results_view: bool) -> String {
     let cutoff = ts(b.cutoff);
     if legal_results_view {
         format!(
@@ -114,7 +80,7 @@ WHERE ((quantity = 'Hp10' AND monitoring = 'passive' AND coalesce(position, '') 
 /// Every query of a report for a date. `legal_results_view` says whether the lake's session has
 /// the detections' `legal_results` view (see `legal_record`).
 pub fn queries(as_of: NaiveDate, legal_results_view: bool) -> Vec<Query> {
-    let b = Bounds::new(as_of);
+    let b = ReportPeriod::new(as_of);
     let cutoff = ts(b.cutoff);
     let from_12 = ts(b.from_12);
     let legal = legal_record(&b, legal_results_view);
@@ -364,36 +330,13 @@ ORDER BY records DESC, kind, reason"
     q
 }
 
-/// The names of the queries whose results are exported as CSV, in the order of the report.
-pub const EXPORTED: &[&str] = &[
-    "overexposure",
-    "missing_badge",
-    "unexplained_heterogeneity",
-    "explained_findings",
-    "explanations",
-    "worker_doses",
-    "dose_by_period",
-    "department_compliance",
-    "badges_not_returned",
-    "missing_results",
-    "late_results",
-    "ingest_lag",
-    "rejects_by_reason",
-    "alerts",
-    "thresholds",
-];
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn bounds_are_whole_days_and_calendar_months() {
-        let b = Bounds::new(NaiveDate::from_ymd_opt(2026, 2, 28).unwrap());
-        assert_eq!(b.cutoff.to_string(), "2026-03-01");
-        assert_eq!(b.from_12.to_string(), "2025-03-01");
-        assert_eq!(b.month.to_string(), "2026-02-01");
-        assert_eq!(b.year_start.to_string(), "2026-01-01");
+    fn time_bounds_are_literal_timestamps() {
+        let b = ReportPeriod::new(NaiveDate::from_ymd_opt(2026, 2, 28).unwrap());
         assert_eq!(ts(b.cutoff), "TIMESTAMP '2026-03-01T00:00:00Z'");
     }
 

@@ -1,7 +1,11 @@
-//! Hooks: where alerts go. Each kind implements [`Notifier`], one blocking attempt at a time;
-//! retries, backoff and ordering are the delivery worker's ([`crate::deliver`]).
+//! Transports: where alerts go, apart from the rules that raise them. Each hook kind (webhook,
+//! command, Kafka, log) implements [`Notifier`], one blocking attempt at a time; retries,
+//! backoff, grouping and ordering are the delivery worker's ([`deliver`]). The engine hands a
+//! transport only [`Alert`]s that are already in the outbox; a transport never sees the lake's
+//! readings or the rules' state.
 
 mod command;
+pub mod deliver;
 mod kafka;
 mod log;
 mod webhook;

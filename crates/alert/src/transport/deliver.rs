@@ -26,9 +26,9 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
+use super::Notifier;
 use crate::alert::{Alert, Delivery};
 use crate::config::AlertsConfig;
-use crate::hooks::Notifier;
 use crate::outbox::{Event, EventKind, Outbox};
 
 /// Most alerts in one delivery.

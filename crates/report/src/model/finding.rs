@@ -1,0 +1,368 @@
+//! Findings as the report shows them: the rows of the three detection views folded per
+//! worker, quantity and level, with their titles, numbers and the action they call for.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::fmt::{iso_date, msv, quantity_name};
+use crate::table::Table;
+
+/// Where a finding comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    /// A row of `overexposure`.
+    Overexposure,
+    /// A row of `missing_badge`.
+    MissingBadge,
+    /// A row of `unexplained_heterogeneity`.
+    Heterogeneity,
+}
+
+impl Kind {
+    /// The view name.
+    pub fn view(self) -> &'static str {
+        match self {
+            Kind::Overexposure => "overexposure",
+            Kind::MissingBadge => "missing_badge",
+            Kind::Heterogeneity => "unexplained_heterogeneity",
+        }
+    }
+}
+
+pub use alara_model::Severity;
+use alara_model::{FindingKind, Level};
+
+/// How a [`Severity`] reads on the page.
+pub trait SeverityText {
+    /// Label shown on the pill.
+    fn label(self) -> &'static str;
+    /// CSS class of the pill.
+    fn class(self) -> &'static str;
+}
+
+impl SeverityText for Severity {
+    fn label(self) -> &'static str {
+        match self {
+            Severity::Act => "Act today",
+            Severity::Soon => "This week",
+            Severity::Check => "Check",
+        }
+    }
+
+    fn class(self) -> &'static str {
+        match self {
+            Severity::Act => "act",
+            Severity::Soon => "soon",
+            Severity::Check => "check",
+        }
+    }
+}
+
+/// One finding, as shown in the report (overexposure windows of the same worker, quantity and
+/// level folded into the worst one).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    /// Source view.
+    pub kind: Kind,
+    /// `level` (overexposure) or `signal` (the other two views).
+    pub level: String,
+    /// The pseudonymous worker id.
+    pub worker_id: String,
+    /// Quantity, when the view has one.
+    pub quantity: Option<String>,
+    /// Body site (`whole_body`, `finger/left`…) when the view has one.
+    pub body_site: Option<String>,
+    /// Start of the window or period (UTC microseconds).
+    pub start: Option<i64>,
+    /// End of the window or period.
+    pub end: Option<i64>,
+    /// The dose of the finding (mSv).
+    pub value_msv: Option<f64>,
+    /// The threshold it is compared with, or the peers' reference.
+    pub threshold_msv: Option<f64>,
+    /// Robust score (heterogeneity).
+    pub score: Option<f64>,
+    /// Evidence text from the view.
+    pub evidence: Option<String>,
+    /// Population whose thresholds apply (`adult`, `apprentice`, `pregnancy`), when the view says.
+    pub population: Option<String>,
+    /// Highest dose of the episode, when the window stayed over for several months.
+    pub peak_msv: Option<f64>,
+    /// Consecutive windows over the level in the episode.
+    pub exceeding_windows: Option<i64>,
+    /// End of the episode's last window.
+    pub episode_end: Option<i64>,
+    /// How many view rows were folded into this one (overlapping 12-month windows).
+    pub rows: usize,
+    /// Identity across reports, used to tell what is new.
+    pub key: String,
+    /// Not in the baseline report.
+    pub new: bool,
+}
+
+impl Finding {
+    /// How soon it needs someone.
+    pub fn severity(&self) -> Severity {
+        match (self.kind, self.level.parse::<Level>()) {
+            (Kind::Overexposure, Ok(level)) => FindingKind::Overexposure(level).severity(),
+            // A level this version does not know yet is still an overexposure.
+            (Kind::Overexposure, Err(_)) => Severity::Soon,
+            _ => Severity::Check,
+        }
+    }
+
+    /// Dose over threshold, for ordering.
+    pub fn ratio(&self) -> f64 {
+        match (self.value_msv, self.threshold_msv) {
+            (Some(v), Some(t)) if t > 0.0 => v / t,
+            _ => 0.0,
+        }
+    }
+
+    /// The period as `2025-06-01 → 2026-05-31`.
+    pub fn period(&self) -> String {
+        match (self.start, self.end) {
+            (Some(s), Some(e)) => format!("{} → {}", iso_date(s), iso_date(e)),
+            (Some(s), None) => format!("from {}", iso_date(s)),
+            (None, Some(e)) => format!("to {}", iso_date(e)),
+            (None, None) => String::new(),
+        }
+    }
+
+    /// Short name of what was found.
+    pub fn title(&self) -> String {
+        let q = match (self.quantity.as_deref(), self.body_site.as_deref()) {
+            (Some(q), Some(site)) if q != "Hp10" && site != "whole_body" && !site.is_empty() => {
+                format!("{} ({})", quantity_name(q), site_label(site))
+            }
+            (Some(q), _) => quantity_name(q).to_string(),
+            (None, _) => "Dose".to_string(),
+        };
+        match (self.kind, self.level.as_str()) {
+            (Kind::Overexposure, "limit") => format!("{q}: over the annual limit"),
+            (Kind::Overexposure, "esr") => format!("{q}: single result ≥ ¼ of the annual limit"),
+            (Kind::Overexposure, "investigation") => format!("{q}: above the investigation level"),
+            (Kind::Overexposure, "pregnancy") => "Dose since the declared pregnancy above 1 mSv".to_string(),
+            (Kind::Overexposure, "projected") => format!("{q}: projected to exceed the limit within 12 months"),
+            (Kind::Overexposure, other) => format!("{q}: {other}"),
+            (Kind::MissingBadge, "not_returned") => "Badge not returned, lost or damaged".to_string(),
+            (Kind::MissingBadge, "zero_while_peers_exposed") => {
+                "Repeated zero results while peers are exposed".to_string()
+            }
+            (Kind::MissingBadge, "procedure_without_dosimeter") => {
+                "At fluoroscopy procedures without an operational dosimeter".to_string()
+            }
+            (Kind::MissingBadge, other) => format!("Missing badge: {other}"),
+            (Kind::Heterogeneity, "peer_outlier") => format!("{q}: dose per workload far from peers"),
+            (Kind::Heterogeneity, "passive_operational_mismatch") => {
+                format!("{q}: passive and operational doses disagree")
+            }
+            (Kind::Heterogeneity, other) => format!("{q}: {other}"),
+        }
+    }
+
+    /// One line with the numbers that justify the finding.
+    pub fn numbers(&self) -> String {
+        let v = self.value_msv.map(msv);
+        let t = self.threshold_msv.map(msv);
+        let pct = if self.ratio() > 0.0 { format!(" ({:.0} % of it)", self.ratio() * 100.0) } else { String::new() };
+        match (self.kind, self.level.as_str(), v, t) {
+            (Kind::Overexposure, "limit" | "investigation", Some(v), Some(t)) => {
+                let whose = if self.population.as_deref() == Some("apprentice") { "apprentice " } else { "" };
+                let mut s = format!("{v} mSv over 12 months, {whose}{} {t} mSv{pct}", level_word(&self.level));
+                if let (Some(n), Some(peak)) = (self.exceeding_windows.filter(|n| *n > 1), self.peak_msv) {
+                    let until = self.episode_end.map(|e| format!(" until {}", iso_date(e))).unwrap_or_default();
+                    s.push_str(&format!("; over for {n} consecutive months{until}, peak {}", msv(peak)));
+                }
+                s
+            }
+            (Kind::Overexposure, "esr", Some(v), Some(t)) => {
+                format!("{v} mSv in one result; declaration criterion {t} mSv")
+            }
+            (Kind::Overexposure, "pregnancy", Some(v), Some(t)) => {
+                format!("{v} mSv since the declaration; limit for the unborn child {t} mSv")
+            }
+            (Kind::Overexposure, "projected", Some(v), Some(t)) => {
+                format!("{v} mSv over 12 months at the recent rate; limit {t} mSv")
+            }
+            (Kind::Heterogeneity, _, Some(v), Some(t)) => {
+                let score = self.score.map(|s| format!(", score {s:.1}")).unwrap_or_default();
+                format!("{v} mSv against a reference of {t} mSv{score}")
+            }
+            (_, _, Some(v), Some(t)) => format!("{v} mSv; threshold {t} mSv"),
+            (_, _, Some(v), None) => format!("{v} mSv"),
+            _ => String::new(),
+        }
+    }
+
+    /// What the advisor should do about it.
+    pub fn action(&self) -> &'static str {
+        match (self.kind, self.level.as_str()) {
+            (Kind::Overexposure, "limit") => {
+                "Declare an ESR (guide 11, criterion 1); inform the occupational physician; stop exposed work pending review."
+            }
+            (Kind::Overexposure, "pregnancy") => {
+                "Inform the occupational physician today; adapt the workstation (unborn child: 1 mSv)."
+            }
+            (Kind::Overexposure, "esr") => {
+                "Investigate this result with the worker; declare the ESR (criterion 1b) if confirmed."
+            }
+            (Kind::Overexposure, "projected") => {
+                "Review workload and protection (lead glasses, ceiling screen, rings) before the limit is reached."
+            }
+            (Kind::Overexposure, "investigation") => "Investigate the exposure and record the analysis.",
+            (Kind::Overexposure, _) => "Review the exposure.",
+            (Kind::MissingBadge, "not_returned") => "Get the badge back; if lost, the physician assigns a dose.",
+            (Kind::MissingBadge, _) => "Check with the worker that the dosimeters are worn.",
+            (Kind::Heterogeneity, _) => "Analyse the difference; record an explanation (alara explain).",
+        }
+    }
+}
+
+/// `finger/left` → `left finger`; `unspecified` parts dropped.
+pub fn site_label(site: &str) -> String {
+    let parts: Vec<&str> = site.split('/').filter(|p| !p.is_empty() && *p != "unspecified").collect();
+    match parts.as_slice() {
+        [] => "site not given".to_string(),
+        [one] => one.replace('_', " "),
+        [pos, side] => format!("{side} {}", pos.replace('_', " ")),
+        _ => parts.join(" "),
+    }
+}
+
+fn level_word(level: &str) -> &'static str {
+    match level {
+        "limit" => "limit",
+        _ => "investigation level",
+    }
+}
+
+fn key_date(t: Option<i64>) -> String {
+    t.map(iso_date).unwrap_or_default()
+}
+
+/// Folds the rows of the three detection views into findings (without `new`, which needs the
+/// baseline). Overexposure windows of one worker, quantity and level become one finding, the
+/// worst window; `esr` results stay one per result, since each may be its own declaration.
+pub fn findings(tables: &BTreeMap<String, Table>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if let Some(t) = tables.get("overexposure") {
+        let mut folded: BTreeMap<String, Finding> = BTreeMap::new();
+        for r in t.iter() {
+            let level = r.str("level");
+            let worker_id = r.str("worker_id");
+            let quantity = r.text("quantity");
+            let body_site = r.text("body_site");
+            let start = r.time("window_start");
+            let what = [quantity.clone().unwrap_or_default(), body_site.clone().unwrap_or_default()].join("|");
+            let key = if level == "esr" {
+                format!("overexposure|esr|{worker_id}|{what}|{}", key_date(start))
+            } else {
+                format!("overexposure|{level}|{worker_id}|{what}")
+            };
+            let f = Finding {
+                kind: Kind::Overexposure,
+                level,
+                worker_id,
+                quantity,
+                body_site,
+                start,
+                end: r.time("window_end"),
+                value_msv: r.float("dose_msv"),
+                threshold_msv: r.float("threshold_msv"),
+                score: None,
+                evidence: r.text("evidence"),
+                population: r.text("population"),
+                peak_msv: r.float("peak_dose_msv"),
+                exceeding_windows: r.int("exceeding_windows"),
+                episode_end: r.time("episode_end"),
+                rows: 1,
+                key: key.clone(),
+                new: false,
+            };
+            match folded.get_mut(&key) {
+                None => {
+                    folded.insert(key, f);
+                }
+                Some(cur) => {
+                    let rows = cur.rows + 1;
+                    let better = f.value_msv.unwrap_or(0.0) > cur.value_msv.unwrap_or(0.0)
+                        || (f.value_msv == cur.value_msv && f.end > cur.end);
+                    if better {
+                        *cur = f;
+                    }
+                    cur.rows = rows;
+                }
+            }
+        }
+        out.extend(folded.into_values());
+    }
+    if let Some(t) = tables.get("missing_badge") {
+        for r in t.iter() {
+            let worker_id = r.str("worker_id");
+            let level = r.str("signal");
+            let start = r.time("period_start");
+            out.push(Finding {
+                kind: Kind::MissingBadge,
+                key: format!("missing_badge|{level}|{worker_id}|{}", key_date(start)),
+                level,
+                worker_id,
+                quantity: r.text("quantity"),
+                body_site: None,
+                start,
+                end: r.time("period_end"),
+                value_msv: r.float("value_msv").or(r.float("dose_msv")),
+                threshold_msv: r.float("reference_msv"),
+                score: r.float("p_value").or(r.float("score")),
+                evidence: r.text("evidence"),
+                population: None,
+                peak_msv: None,
+                exceeding_windows: None,
+                episode_end: None,
+                rows: 1,
+                new: false,
+            });
+        }
+    }
+    if let Some(t) = tables.get("unexplained_heterogeneity") {
+        for r in t.iter() {
+            let worker_id = r.str("worker_id");
+            let level = r.str("signal");
+            let quantity = r.text("quantity");
+            let start = r.time("period_start");
+            out.push(Finding {
+                kind: Kind::Heterogeneity,
+                key: format!(
+                    "unexplained_heterogeneity|{level}|{worker_id}|{}|{}",
+                    quantity.clone().unwrap_or_default(),
+                    key_date(start)
+                ),
+                level,
+                worker_id,
+                quantity,
+                body_site: None,
+                start,
+                end: r.time("period_end"),
+                value_msv: r.float("dose_msv"),
+                threshold_msv: r.float("reference_msv"),
+                score: r.float("score"),
+                evidence: r.text("evidence"),
+                population: None,
+                peak_msv: None,
+                exceeding_windows: None,
+                episode_end: None,
+                rows: 1,
+                new: false,
+            });
+        }
+    }
+    // Same key twice (two rows of a view for the same period): keep one, deterministically.
+    out.sort_by(|a, b| a.key.cmp(&b.key).then(b.ratio().total_cmp(&a.ratio())));
+    out.dedup_by(|b, a| a.key == b.key);
+    out
+}
+
+/// The identities of the findings of a set of tables: what a later report compares with.
+pub fn finding_keys(tables: &BTreeMap<String, Table>) -> Vec<String> {
+    let keys: BTreeSet<String> = findings(tables).into_iter().map(|f| f.key).collect();
+    keys.into_iter().collect()
+}
