@@ -85,7 +85,7 @@ public class WaitCommitted {
                 Map<TopicPartition, OffsetAndMetadata> c =
                     admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get();
                 boolean done = end.entrySet().stream().allMatch(e ->
-                    c.get(e.getKey()) != null && c.get(e.getKey()).offset() >= e.getValue());
+                    e.getValue() == 0 || (c.get(e.getKey()) != null && c.get(e.getKey()).offset() >= e.getValue()));
                 if (done) return;
                 if (System.currentTimeMillis() > deadline) { System.err.println("timed out; committed " + c + " end " + end); System.exit(1); }
                 Thread.sleep(200);
