@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Idempotently install what alara's test suite needs (Debian 12 + Python 3).
 #
-#   Debian packages: kcat chromium libssl-dev pkg-config make zlib1g-dev
-#   Python packages: pyarrow duckdb, and for the interop tests (tests/interop/, docs/LAKE.md)
-#                    pyspark deltalake polars moto[server] at pinned versions
+#   Debian packages: kcat chromium chromium-driver prometheus-alertmanager postgresql-client libssl-dev
+#                    pkg-config make zlib1g-dev
+#   Python packages: pyarrow duckdb selenium psycopg, and for the interop tests (tests/interop/,
+#                    docs/LAKE.md) pyspark deltalake polars moto[server] at pinned versions
 #   Maven jars:      io.delta:delta-spark (Spark's Delta connector) and org.apache.hadoop:hadoop-aws
 #                    (Spark's s3a://), via scripts/delta-spark.sh, into ~/.cache/alara
 #
@@ -15,10 +16,10 @@
 #   PYTHON   python interpreter to install into (default: python3)
 set -euo pipefail
 
-APT_PKGS=(kcat chromium libssl-dev pkg-config make zlib1g-dev)
+APT_PKGS=(kcat chromium chromium-driver prometheus-alertmanager postgresql-client libssl-dev pkg-config make zlib1g-dev)
 # pip requirement -> import name(s), comma-separated. A pinned requirement (NAME==VERSION) is reinstalled when the
 # installed version differs: pyspark must match the delta-spark jars (Spark 4.2 <-> Delta 4.4).
-PY_PKGS=(pyarrow:pyarrow duckdb:duckdb
+PY_PKGS=(pyarrow:pyarrow duckdb:duckdb selenium:selenium "psycopg[binary]:psycopg"
     pyspark==4.2.1:pyspark deltalake==1.6.6:deltalake polars==2.1.0:polars "moto[server]==5.2.5:moto,flask")
 PYTHON="${PYTHON:-python3}"
 

@@ -30,6 +30,8 @@ pub struct Config {
     pub alerts: alara_alert::AlertsConfig,
     /// Where alerts go: `[[hooks]]` entries (webhook, command, kafka, log).
     pub hooks: Vec<alara_alert::HookConfig>,
+    /// `alara serve`: users file, reports directory.
+    pub serve: alara_serve::ServeConfig,
 }
 
 /// Ingest settings.

@@ -40,6 +40,10 @@ enum Command {
     Compact(cmd::compact::Args),
     /// List alerts (pending, delivered, failed, acknowledged), re-send failed ones, acknowledge.
     Alerts(cmd::alerts::Args),
+    /// Serve the web application (alerts, findings, dose statements, SQL) behind a login.
+    Serve(cmd::serve::Args),
+    /// Manage the users of `alara serve`.
+    User(cmd::user::Args),
 }
 
 /// An error the user fixes by changing the command line or the configuration (exit code 2).
@@ -87,6 +91,8 @@ fn run(command: Command, config: &config::Config) -> anyhow::Result<ExitCode> {
         Command::Report(a) => cmd::report::run(a, config),
         Command::Compact(a) => cmd::compact::run(a, config),
         Command::Alerts(a) => cmd::alerts::run(a, config),
+        Command::Serve(a) => cmd::serve::run(a, config),
+        Command::User(a) => cmd::user::run(a, config),
     }
 }
 

@@ -134,6 +134,8 @@ pub enum HookKind {
     Kafka,
     /// Appends the JSON alert as one line to a local file.
     Log,
+    /// Posts to Prometheus Alertmanager's API (`url`), re-sent while open, ended when handled.
+    Alertmanager,
 }
 
 impl HookKind {
@@ -144,6 +146,7 @@ impl HookKind {
             HookKind::Command => "command",
             HookKind::Kafka => "kafka",
             HookKind::Log => "log",
+            HookKind::Alertmanager => "alertmanager",
         }
     }
 }
@@ -171,7 +174,7 @@ pub struct HookConfig {
     /// Only alerts of workers in these departments; empty: every department.
     #[serde(default)]
     pub departments: Vec<String>,
-    /// `webhook`: the URL to POST to (`https://`, verified against the system's trusted roots,
+    /// `webhook`, `alertmanager`: the URL to POST to (`https://`, verified against the system's trusted roots,
     /// or `http://`).
     pub url: Option<String>,
     /// `webhook`: environment variable holding the HMAC secret.

@@ -83,5 +83,22 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
     println!("\nalerts as delivered (one JSON per line): {}", alert_log.display());
     println!("alerts and their state: alara alerts --lake {}", lake.display());
     println!("explore: alara sql --lake {}", lake.display());
+    first_user(&lake, config)?;
     Ok(if outcome.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// The web application: creates a first admin (password printed once) when the demo's users file
+/// has nobody, and says what to run and open.
+fn first_user(lake: &Path, config: &Config) -> anyhow::Result<()> {
+    let file = config.serve.users_file.clone().unwrap_or_else(|| alara_serve::users::default_path(lake));
+    let mut users = alara_serve::Users::load(&file)?;
+    if users.is_empty() {
+        let password = alara_serve::auth::token()?[..20].to_string();
+        users.set("admin", alara_serve::Role::Admin, &password)?;
+        users.save()?;
+        println!("\nweb application user created: admin / {password} (shown once; more with `alara user add`)");
+    }
+    println!("serve:   alara serve --lake {}", lake.display());
+    println!("then open http://127.0.0.1:8080/");
+    Ok(())
 }

@@ -8,7 +8,9 @@ pub mod generate;
 pub mod ingest;
 pub mod ingest_kafka;
 pub mod report;
+pub mod serve;
 pub mod sql;
+pub mod user;
 
 /// A tokio runtime for commands that need async (DataFusion, Kafka). Two workers: the target
 /// machine has two cores.

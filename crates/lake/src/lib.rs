@@ -110,12 +110,21 @@ pub enum Table {
     Explanations,
     /// Rejected input.
     Rejects,
+    /// Who viewed which worker in `alara serve`.
+    AccessLog,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 6] =
-        [Table::Readings, Table::Workers, Table::Procedures, Table::Alerts, Table::Explanations, Table::Rejects];
+    pub const ALL: [Table; 7] = [
+        Table::Readings,
+        Table::Workers,
+        Table::Procedures,
+        Table::Alerts,
+        Table::Explanations,
+        Table::Rejects,
+        Table::AccessLog,
+    ];
 
     /// Directory name, which is also the raw table's base name.
     pub fn dir(self) -> &'static str {
@@ -126,6 +135,7 @@ impl Table {
             Table::Alerts => "alerts",
             Table::Explanations => "explanations",
             Table::Rejects => "rejects",
+            Table::AccessLog => "access_log",
         }
     }
 
@@ -148,6 +158,7 @@ impl Table {
             Table::Rejects => rejects_schema(),
             Table::Explanations => explanations_schema(),
             Table::Alerts => alerts_schema(),
+            Table::AccessLog => access_log_schema(),
         }
     }
 

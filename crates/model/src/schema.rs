@@ -125,6 +125,19 @@ pub fn explanations_schema() -> SchemaRef {
     ]))
 }
 
+/// Schema of `access_log` files, written by `alara serve`: who viewed which worker's page and
+/// when, so an advisor can answer "who looked at this person's doses" (`SELECT * FROM
+/// access_log_all`). Append-only, one row per page view.
+pub fn access_log_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        ts("viewed_at", false),
+        s("user_name", false),
+        s("user_role", false),
+        s("worker_id", false),
+        s("page", false),
+    ]))
+}
+
 /// Schema of `alerts` files. The table is an append-only outbox of events: `raised` when a rule
 /// fires (with the alert JSON in `payload`, written before any delivery) together with one
 /// `queued` row per hook that owes it, then `delivered`/`failed` per hook, `acknowledged` by a

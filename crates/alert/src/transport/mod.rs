@@ -4,6 +4,7 @@
 //! transport only [`Alert`]s that are already in the outbox; a transport never sees the lake's
 //! readings or the rules' state.
 
+pub mod alertmanager;
 mod command;
 pub mod deliver;
 mod kafka;
@@ -12,6 +13,7 @@ mod webhook;
 
 use alara_model::Quantity;
 
+pub use alertmanager::AlertmanagerNotifier;
 pub use command::CommandNotifier;
 pub use kafka::KafkaNotifier;
 pub use log::LogNotifier;
@@ -95,6 +97,11 @@ pub fn build(name: &str, config: &HookConfig) -> Result<Box<dyn Notifier>> {
                 properties.insert(key.clone(), value);
             }
             Box::new(KafkaNotifier::new(&brokers, topic, &properties, timeout)?)
+        }
+        HookKind::Alertmanager => {
+            let url =
+                config.url.as_deref().ok_or_else(|| missing(name, config.kind, "url", "\"http://127.0.0.1:9093\""))?;
+            Box::new(AlertmanagerNotifier::new(url, timeout)?)
         }
         HookKind::Log => {
             let path = config
