@@ -40,7 +40,9 @@ def driver(download_dir):
         "download.default_directory": download_dir,
         "download.prompt_for_download": False,
     })
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+    d = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+    d.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": download_dir})
+    return d
 
 
 def shot(d, shots, name):
