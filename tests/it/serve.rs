@@ -287,10 +287,13 @@ fn an_advisor_acknowledges_and_explains_under_their_name_a_viewer_cannot() {
     let (froms, tos) = (field_values(&findings.body, "from"), field_values(&findings.body, "to"));
     assert!(!workers.is_empty(), "the generated hospital has explainable findings");
     let (w, s, f, t) = (&workers[0], &signals[0], &froms[0], &tos[0]);
+    // This finding: the worker may have other periods with the same signal, which stay open.
     let open = |lake: &Path| {
         let sql = format!(
-            "SELECT COUNT(*) AS n FROM (SELECT worker_id, signal FROM missing_badge UNION ALL \
-             SELECT worker_id, signal FROM unexplained_heterogeneity) WHERE worker_id = '{w}' AND signal = '{s}'"
+            "SELECT COUNT(*) AS n FROM (SELECT worker_id, signal, period_start, period_end FROM missing_badge \
+             UNION ALL SELECT worker_id, signal, period_start, period_end FROM unexplained_heterogeneity) \
+             WHERE worker_id = '{w}' AND signal = '{s}' AND period_start = CAST('{f}' AS TIMESTAMP) \
+             AND period_end = CAST('{t}' AS TIMESTAMP)"
         );
         sql_json(lake, &sql)[0]["n"].as_i64().unwrap()
     };

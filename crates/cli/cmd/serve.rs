@@ -87,13 +87,9 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
         );
     }
     let users_file = opts.users_file.clone();
-    // Requests run on worker threads, whose default 2 MiB stack DataFusion's planner overflows
-    // on the nested detection views (other commands plan on the main thread's 8 MiB).
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_stack_size(16 * 1024 * 1024)
-        .enable_all()
-        .build()?;
+    // Requests are served here; queries run on the application's own big-stack threads
+    // (alara_serve::engine).
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     rt.block_on(async {
         let server = alara_serve::bind(opts).await.map_err(|e| match e.is_usage() {
             true => anyhow::Error::from(UsageError(e.to_string())),

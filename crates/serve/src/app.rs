@@ -92,6 +92,8 @@ pub struct App {
     pub cache: Cache,
     /// Alertmanagers to keep in step.
     pub alertmanagers: Vec<Arc<crate::alertmanager::Target>>,
+    /// The query threads (every DataFusion call runs there).
+    pub engine: crate::engine::Engine,
 }
 
 impl App {
@@ -119,6 +121,7 @@ fn router(opts: ServeOptions) -> Result<(Router, Arc<App>)> {
         limiter: Limiter::new(opts.max_login_failures, opts.login_window),
         cache: Cache::new(opts.cache_ttl),
         alertmanagers: crate::alertmanager::targets(&opts.hooks)?,
+        engine: crate::engine::Engine::new(2)?,
         opts,
     });
     let router = Router::new()

@@ -15,9 +15,11 @@ use alara_report::model::{self, Attention, Department, Finding, Monthly, Person,
 use chrono::NaiveDate;
 
 use crate::Result;
+use crate::engine::Engine;
 
 /// Opens a read-only detection session over the lake. The one place where the web application
-/// opens the lake (the SQL box and the pages go through here).
+/// opens the lake (the SQL box and the pages go through here). Call it, and use the session,
+/// on the query threads ([`Engine::run`]).
 pub async fn open_session(lake: &Path, options: &SessionOptions) -> Result<Session> {
     Ok(Session::open(lake, options).await?)
 }
@@ -58,7 +60,8 @@ impl Live {
     }
 }
 
-/// Runs the report's queries as of `as_of` and folds them.
+/// Runs the report's queries as of `as_of` and folds them (on the query threads: see
+/// [`Cache::get`]).
 pub async fn gather(lake: &Path, options: &SessionOptions, as_of: NaiveDate) -> Result<Live> {
     let session = open_session(lake, options).await?;
     let ctx = session.ctx();
@@ -120,7 +123,13 @@ impl Cache {
 
     /// The cached data, or fresh data when older than the time to live or of another date.
     /// One reader at a time runs the queries; the others wait for its result.
-    pub async fn get(&self, lake: &Path, options: &SessionOptions, as_of: NaiveDate) -> Result<Arc<Live>> {
+    pub async fn get(
+        &self,
+        engine: &Engine,
+        lake: &Path,
+        options: &SessionOptions,
+        as_of: NaiveDate,
+    ) -> Result<Arc<Live>> {
         let mut slot = self.slot.lock().await;
         if let Some((at, live)) = slot.as_ref()
             && at.elapsed() < self.ttl
@@ -128,7 +137,8 @@ impl Cache {
         {
             return Ok(Arc::clone(live));
         }
-        let live = Arc::new(gather(lake, options, as_of).await?);
+        let (lake, options) = (lake.to_path_buf(), options.clone());
+        let live = Arc::new(engine.run(async move { gather(&lake, &options, as_of).await }).await??);
         *slot = Some((Instant::now(), Arc::clone(&live)));
         Ok(live)
     }

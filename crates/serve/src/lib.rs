@@ -19,8 +19,9 @@
 //! with the logged-in user as the author.
 //!
 //! Layout: [`users`] (the users file), [`auth`] (sessions, CSRF, login rate limit),
-//! [`i18n`] (French and English strings), [`data`] (the lake, cached), [`access`] (who viewed
-//! which worker), `pages` (handlers and templates), [`app`] (the router and the server).
+//! [`i18n`] (French and English strings), [`data`] (the lake, cached), [`engine`] (the
+//! big-stack threads every query runs on), [`access`] (who viewed which worker), `pages`
+//! (handlers and templates), [`app`] (the router and the server).
 #![deny(missing_docs)]
 
 pub mod access;
@@ -28,6 +29,7 @@ pub mod alertmanager;
 pub mod app;
 pub mod auth;
 pub mod data;
+pub mod engine;
 pub mod i18n;
 mod pages;
 pub mod tls;

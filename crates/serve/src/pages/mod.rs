@@ -262,7 +262,7 @@ pub fn check_csrf(s: &Session, lang: Lang, token: &str) -> Result<(), Response> 
 
 /// The live data, or an error page.
 pub async fn live(app: &App, lang: Lang) -> Result<Arc<Live>, Box<Response>> {
-    app.cache.get(&app.opts.lake, &app.opts.session, app.as_of()).await.map_err(|e| {
+    app.cache.get(&app.engine, &app.opts.lake, &app.opts.session, app.as_of()).await.map_err(|e| {
         tracing::error!(error = %e, "reading the lake");
         Box::new(message(lang, StatusCode::INTERNAL_SERVER_ERROR, &format!("{}{e}", Tr(lang).t("failed"))))
     })

@@ -36,11 +36,17 @@ const EXAMPLE: &str =
     "SELECT level, quantity, COUNT(*) AS findings\nFROM overexposure\nGROUP BY level, quantity\nORDER BY findings DESC";
 
 async fn table_names(app: &App) -> String {
-    let Ok(session) = open_session(&app.opts.lake, &app.opts.session).await else { return String::new() };
-    let Ok(batches) = session
-        .query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name")
-        .await
-    else {
+    let (lake, options) = (app.opts.lake.clone(), app.opts.session.clone());
+    let listed = app
+        .engine
+        .run(async move {
+            let session = open_session(&lake, &options).await?;
+            let sql =
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name";
+            Ok::<_, crate::Error>(session.query(sql).await?)
+        })
+        .await;
+    let Ok(Ok(batches)) = listed else {
         return String::new();
     };
     let Some(b) = batches.first() else { return String::new() };
@@ -98,14 +104,19 @@ pub async fn run(
     }
     let tr = Tr(lang);
     tracing::info!(user = %s.user, query = %f.q, "sql");
-    let result = async {
-        let session = open_session(&app.opts.lake, &app.opts.session).await.map_err(|e| e.to_string())?;
-        let df = session.sql(&f.q).await.map_err(|e| e.to_string())?;
-        let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
-        let batches = df.collect().await.map_err(|e| e.to_string())?;
-        Ok::<_, String>((schema, batches))
-    }
-    .await;
+    let (lake, options, q) = (app.opts.lake.clone(), app.opts.session.clone(), f.q.clone());
+    let result = app
+        .engine
+        .run(async move {
+            let session = open_session(&lake, &options).await.map_err(|e| e.to_string())?;
+            let df = session.sql(&q).await.map_err(|e| e.to_string())?;
+            let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
+            let batches = df.collect().await.map_err(|e| e.to_string())?;
+            Ok::<_, String>((schema, batches))
+        })
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r);
     let (schema, batches) = match result {
         Ok(r) => r,
         Err(e) => {
