@@ -20,8 +20,5 @@ mod lake;
 mod nir;
 mod rejects;
 mod report;
-<<<<<<< HEAD
-mod statistics;
-=======
 mod serve;
->>>>>>> alara serve: web application over the lake behind a login (axum + askama), alara user add (Argon2id users file), access log table, Alertmanager hook, HTTPS from a certificate (native-tls), demo creates a first admin
+mod statistics;

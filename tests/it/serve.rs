@@ -50,6 +50,10 @@ pub struct Server {
     child: Child,
     /// `http://127.0.0.1:PORT`
     pub base: String,
+    /// The SQL endpoint's port, when started with `--pg`.
+    pub pg_port: Option<u16>,
+    /// Kept open: a server whose stdout is closed dies on its next line.
+    _stdout: BufReader<std::process::ChildStdout>,
 }
 
 impl Server {
@@ -82,7 +86,15 @@ impl Server {
             .unwrap_or_else(|| panic!("no address in {line}"))
             .trim_end_matches('/')
             .to_string();
-        Server { child, base }
+        // With --pg, the second line is the SQL endpoint's address (postgresql://HOST:PORT/alara).
+        let pg_port = extra.contains(&"--pg").then(|| {
+            let mut line = String::new();
+            out.read_line(&mut line).expect("reading the SQL endpoint's address");
+            let url =
+                line.split_whitespace().find(|w| w.starts_with("postgresql://")).unwrap_or_else(|| panic!("{line}"));
+            url.trim_start_matches("postgresql://").split(['/', ':']).nth(1).unwrap().parse().unwrap()
+        });
+        Server { child, base, pg_port, _stdout: out }
     }
 }
 
@@ -541,4 +553,108 @@ fn serves_https_from_a_certificate_file() {
         .output()
         .unwrap();
     assert!(!stdout(&plain).starts_with("200"), "plain HTTP must not be served");
+}
+
+/// `psql` (Debian's postgresql-client) against the endpoint: `-At` rows joined by `,`.
+fn psql(port: u16, user: &str, password: &str, sql: &str) -> std::process::Output {
+    Command::new("psql")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", user, "-d", "alara", "-At", "-F", ","])
+        .args(["-v", "ON_ERROR_STOP=1", "-c", sql])
+        .env("PGPASSWORD", password)
+        .env("PGCONNECT_TIMEOUT", "10")
+        .output()
+        .expect("running psql (scripts/test-deps.sh installs postgresql-client)")
+}
+
+#[test]
+fn the_sql_endpoint_answers_psql_and_psycopg_like_alara_sql_read_only_behind_passwords() {
+    let dir = tempdir();
+    let lake = hospital(dir.path(), None);
+    add_user(&lake, "victor", "viewer");
+    let server = Server::start(&lake, &["--pg", "127.0.0.1:0"], None);
+    let port = server.pg_port.unwrap();
+    // Dose values as integers of µSv: the comparison is about rows, not float printing.
+    let sql = "SELECT worker_id, quantity, level, CAST(round(dose_msv * 1000) AS BIGINT) AS usv FROM overexposure \
+               ORDER BY worker_id, quantity, level, window_start";
+    let cli = stdout(&run_ok(alara().args(["sql", "--lake"]).arg(&lake).args(["--format", "csv", "-c", sql])));
+    let expected: Vec<&str> = cli.lines().skip(1).collect();
+    assert!(!expected.is_empty(), "the generated hospital has overexposures");
+
+    let out = psql(port, "victor", PASSWORD, sql);
+    assert!(out.status.success(), "psql: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout(&out).lines().collect::<Vec<_>>(), expected, "psql reads what alara sql reads");
+
+    // BI tools list tables from the catalogs.
+    let out = psql(port, "victor", PASSWORD, "SELECT table_name FROM information_schema.tables ORDER BY 1");
+    let tables = stdout(&out);
+    for t in ["readings_all", "overexposure", "missing_badge", "unexplained_heterogeneity"] {
+        assert!(tables.lines().any(|l| l == t), "{t} listed by information_schema: {tables}");
+    }
+    let out = psql(port, "victor", PASSWORD, "SELECT relname FROM pg_catalog.pg_class WHERE relname = 'readings_all'");
+    assert_eq!(stdout(&out).trim(), "readings_all", "pg_class: {}", String::from_utf8_lossy(&out.stderr));
+
+    for write in [
+        "CREATE TABLE t AS SELECT 1",
+        "INSERT INTO explanations_all SELECT * FROM explanations_all",
+        "COPY readings_all TO '/tmp/alara-pg-copy.csv'",
+        "SET datafusion.execution.batch_size = 1",
+        "DROP TABLE readings_all",
+    ] {
+        let out = psql(port, "victor", PASSWORD, write);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains("read-only"), "{write} must be refused: {err}");
+    }
+    assert!(!Path::new("/tmp/alara-pg-copy.csv").exists());
+
+    let out = psql(port, "victor", "not the password", "SELECT 1");
+    let err = String::from_utf8_lossy(&out.stderr).to_lowercase();
+    assert!(!out.status.success() && err.contains("password"), "a wrong password is refused: {err}");
+    let out = psql(port, "nobody", PASSWORD, "SELECT 1");
+    assert!(!out.status.success(), "an unknown user is refused");
+
+    // A Python driver (extended protocol, a server-side parameter) gets the same answers.
+    let py = crate::common::python_with("psycopg").unwrap();
+    let worker = expected[0].split(',').next().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pg/psycopg_check.py");
+    let out = Command::new(py)
+        .arg(&script)
+        .args(["--port", &port.to_string(), "--user", "victor", "--password", PASSWORD, "--query", sql])
+        .args(["--worker", worker])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "psycopg: {}", String::from_utf8_lossy(&out.stderr));
+    let got: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let rows: Vec<String> = got["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().map_or(v.to_string(), str::to_string))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
+    assert_eq!(rows, expected, "psycopg reads what alara sql reads");
+    let count = sql_json(&lake, &format!("SELECT count(*) AS n FROM readings WHERE worker_id = '{worker}'"))[0]["n"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(got["count"].as_i64(), Some(count), "a parameterised query");
+    assert!(got["create"].as_str().unwrap().contains("read-only"), "{}", got["create"]);
+    assert!(got["wrong_password"].as_str().unwrap().to_lowercase().contains("password"), "{}", got["wrong_password"]);
+
+    // Data committed after the endpoint opened the lake is seen (the session follows the lake):
+    // a copy of a generated reading under a new identity, ingested while serving.
+    let first = std::fs::read_to_string(dir.path().join("input/readings.jsonl")).unwrap();
+    let mut late: serde_json::Value = serde_json::from_str(first.lines().next().unwrap()).unwrap();
+    late["reading_id"] = serde_json::json!("pg-late-1");
+    let extra = dir.path().join("late.jsonl");
+    std::fs::write(&extra, format!("{late}\n")).unwrap();
+    let count =
+        || stdout(&psql(port, "victor", PASSWORD, "SELECT count(*) FROM readings_all")).trim().parse::<i64>().unwrap();
+    let before = count();
+    run_ok(alara().args(["ingest", "--lake"]).arg(&lake).arg("--readings").arg(&extra));
+    assert_eq!(count(), before + 1, "the reading ingested while serving is seen");
 }

@@ -21,7 +21,8 @@ pub struct Args {
     /// Address of the web application.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// Address of the PostgreSQL-wire SQL endpoint.
+    /// Also serve the PostgreSQL-wire SQL endpoint for BI tools and drivers on this address
+    /// (read-only, same users; TLS with --tls-cert/--tls-key).
     #[arg(long, value_name = "ADDR")]
     pub pg: Option<SocketAddr>,
     /// The users file (default: `[serve] users_file`, else `<lake>.users`).
@@ -59,12 +60,6 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
         ))
         .into());
     }
-    if args.pg.is_some() {
-        return Err(UsageError(
-            "--pg: the PostgreSQL-wire endpoint is not part of this build yet; use the SQL page or `alara sql`".into(),
-        )
-        .into());
-    }
     let mut opts = ServeOptions::new(lake.clone(), args.listen);
     if let Some(u) = args.users.clone().or_else(|| config.serve.users_file.clone()) {
         opts.users_file = u;
@@ -77,6 +72,7 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
     opts.secure_cookies = !args.insecure_cookies;
     opts.hooks = config.hooks.clone();
     opts.tls = args.tls_cert.clone().zip(args.tls_key.clone());
+    opts.pg = args.pg;
     opts.session = SessionOptions { queries_dir: args.queries.clone(), config: config.limits.clone() };
     let users = alara_serve::Users::load(&opts.users_file).map_err(|e| UsageError(e.to_string()))?;
     if users.is_empty() {
@@ -97,6 +93,9 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
         })?;
         // The first line is the address, for people and scripts.
         println!("alara serve: {}://{}/ (users: {})", server.scheme(), server.local_addr(), users_file.display());
+        if let Some(pg) = server.pg_addr() {
+            println!("alara serve: SQL endpoint postgresql://{pg}/alara (PostgreSQL protocol, same users)");
+        }
         server
             .run(async {
                 let _ = tokio::signal::ctrl_c().await;

@@ -34,6 +34,10 @@ pub fn table_schema(table: Table) -> Option<SchemaRef> {
 pub struct Session {
     ctx: SessionContext,
     queries: Vec<Query>,
+    /// The lake, kept so that [`Session::refresh`] reads only the commits made since.
+    lake: Lake,
+    /// The Delta version of each table registered, in [`Table::ALL`] order.
+    versions: tokio::sync::Mutex<Vec<Option<u64>>>,
 }
 
 impl Session {
@@ -50,6 +54,7 @@ impl Session {
         let config = SessionConfig::new().with_information_schema(true).with_target_partitions(2);
         let ctx = SessionContext::new_with_config(config);
         let snapshots = lake.snapshots(as_of).await?;
+        let versions = tokio::sync::Mutex::new(snapshots.iter().map(|s| s.version).collect());
         for snapshot in &snapshots {
             register_table(&ctx, snapshot).await?;
         }
@@ -71,7 +76,7 @@ impl Session {
             None => embedded_queries(),
         };
         register_views(&ctx, &queries).await?;
-        Ok(Session { ctx, queries })
+        Ok(Session { ctx, queries, lake, versions })
     }
 
     /// The DataFusion context (for callers that need more than [`Session::sql`]).
@@ -111,6 +116,29 @@ impl Session {
                 .map_err(|source| Error::DataFusion { context: format!("dropping view {}", q.name), source })?;
         }
         register_views(&self.ctx, queries).await
+    }
+
+    /// Brings a long-lived session (the SQL endpoint's) up to the lake's latest commits: when a
+    /// table has a newer Delta version, every table is registered again at its latest snapshot
+    /// and the views planned again on top. Returns whether anything changed. A statement that
+    /// runs while this swaps the tables reads either snapshot, each a committed state.
+    pub async fn refresh(&self) -> Result<bool> {
+        let mut versions = self.versions.lock().await;
+        let snapshots = self.lake.snapshots(&AsOf::Latest).await?;
+        let latest: Vec<Option<u64>> = snapshots.iter().map(|s| s.version).collect();
+        if *versions == latest {
+            return Ok(false);
+        }
+        let err = |source| Error::DataFusion { context: "refreshing the session".into(), source };
+        for snapshot in &snapshots {
+            self.ctx.deregister_table(format!("{}_all", snapshot.table.dir()).as_str()).map_err(err)?;
+            register_table(&self.ctx, snapshot).await?;
+        }
+        self.ctx.deregister_table("lake_snapshot").map_err(err)?;
+        register_versions(&self.ctx, &snapshots)?;
+        self.plan_views(&self.queries).await?;
+        *versions = latest;
+        Ok(true)
     }
 
     /// Runs one read-only statement and collects the result.
@@ -154,7 +182,8 @@ async fn register_table(ctx: &SessionContext, snapshot: &TableSnapshot) -> Resul
     let table = snapshot.table;
     let name = format!("{}_all", table.dir());
     let err = |source| Error::DataFusion { context: format!("registering table {name}"), source };
-    let url = format!("alara-{}://snapshot/", table.dir());
+    // A URL scheme allows letters, digits, `+`, `-` and `.` only (`access_log` → `access-log`).
+    let url = format!("alara-{}://snapshot/", table.dir().replace('_', "-"));
     let store_url =
         url::Url::parse(&url).map_err(|e| err(datafusion::error::DataFusionError::External(Box::new(e))))?;
     ctx.register_object_store(&store_url, snapshot.store());

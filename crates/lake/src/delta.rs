@@ -306,7 +306,7 @@ fn commit_rank(t: Table) -> u8 {
         Table::Workers => 1,
         Table::Procedures => 2,
         Table::Alerts => 3,
-        Table::Explanations => 4,
+        Table::Explanations | Table::AccessLog => 4,
         Table::Readings => 5,
     }
 }

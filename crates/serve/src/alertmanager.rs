@@ -6,8 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use alara_alert::hooks::Filter;
-use alara_alert::hooks::alertmanager::{AlertmanagerNotifier, sync};
+use alara_alert::transport::Filter;
+use alara_alert::transport::alertmanager::{AlertmanagerNotifier, sync};
 use alara_alert::{History, HookConfig, HookKind};
 
 use crate::app::App;

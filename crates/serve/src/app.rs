@@ -52,6 +52,8 @@ pub struct ServeOptions {
     pub hooks: Vec<alara_alert::HookConfig>,
     /// Serve HTTPS with this certificate chain and PKCS#8 key (PEM files).
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// Address of the PostgreSQL-wire SQL endpoint for BI tools (`--pg`), if any.
+    pub pg: Option<SocketAddr>,
 }
 
 impl ServeOptions {
@@ -72,6 +74,7 @@ impl ServeOptions {
             cache_ttl: Duration::from_secs(30),
             hooks: Vec::new(),
             tls: None,
+            pg: None,
         }
     }
 }
@@ -191,12 +194,18 @@ pub struct Server {
     app: Arc<App>,
     addr: SocketAddr,
     tls: Option<tokio_native_tls::TlsAcceptor>,
+    pg: Option<crate::pg::Endpoint>,
 }
 
 impl Server {
     /// The address actually listened on (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The SQL endpoint's address, when `--pg` was given.
+    pub fn pg_addr(&self) -> Option<SocketAddr> {
+        self.pg.as_ref().map(crate::pg::Endpoint::local_addr)
     }
 
     /// `https` or `http`.
@@ -208,6 +217,10 @@ impl Server {
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<()> {
         let addr = self.addr;
         tracing::info!(%addr, "serving");
+        if let Some(pg) = self.pg {
+            let o = &self.app.opts;
+            pg.start(&self.app.engine, o.lake.clone(), o.session.clone(), o.users_file.clone()).await?;
+        }
         let background = tokio::spawn(crate::alertmanager::keep_in_step(Arc::clone(&self.app)));
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let served = match self.tls {
@@ -232,9 +245,10 @@ pub async fn bind(opts: ServeOptions) -> Result<Server> {
         Some((cert, key)) => Some(crate::tls::acceptor(cert, key)?),
         None => None,
     };
+    let pg = opts.pg.map(|a| crate::pg::Endpoint::bind(a, opts.tls.as_ref())).transpose()?;
     let (router, app) = router(opts)?;
     let listener =
         tokio::net::TcpListener::bind(addr).await.map_err(|source| Error::Listen { addr: addr.to_string(), source })?;
     let addr = listener.local_addr().map_err(|source| Error::Listen { addr: addr.to_string(), source })?;
-    Ok(Server { listener, router, app, addr, tls })
+    Ok(Server { listener, router, app, addr, tls, pg })
 }

@@ -9,8 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alara_detect::{Session, SessionOptions};
+use alara_lake::AsOf;
+use alara_model::ReportPeriod as Bounds;
 use alara_report::Table;
-use alara_report::gather::{self, Bounds};
 use alara_report::model::{self, Attention, Department, Finding, Monthly, Person, SiteKey, Thresholds, Totals};
 use chrono::NaiveDate;
 
@@ -60,36 +61,16 @@ impl Live {
     }
 }
 
-/// Runs the report's queries as of `as_of` and folds them (on the query threads: see
-/// [`Cache::get`]).
+/// Runs the report's queries as of `as_of` ([`alara_detect::gather`], exactly as `alara report`
+/// does) and folds them with the report's model (on the query threads: see [`Cache::get`]).
 pub async fn gather(lake: &Path, options: &SessionOptions, as_of: NaiveDate) -> Result<Live> {
-    let session = open_session(lake, options).await?;
-    let ctx = session.ctx();
-    let legal_results = ctx.table_exist("legal_results").unwrap_or(false);
-    let mut tables = BTreeMap::new();
-    let mut unavailable = BTreeMap::new();
-    for q in gather::queries(as_of, legal_results) {
-        if let Some(missing) = q.needs.iter().find(|n| !ctx.table_exist(**n).unwrap_or(false)) {
-            unavailable.insert(q.name.to_string(), format!("`{missing}` is not defined"));
-            continue;
-        }
-        let result = async {
-            let df = session.sql(&q.sql).await.map_err(|e| e.to_string())?;
-            let schema = df.schema().as_arrow().clone();
-            let batches = df.collect().await.map_err(|e| e.to_string())?;
-            Table::from_batches(&schema, &batches).map_err(|e| e.to_string())
-        }
-        .await;
-        match result {
-            Ok(t) => {
-                tables.insert(q.name.to_string(), t);
-            }
-            Err(e) => {
-                tracing::warn!(query = q.name, error = %e, "query failed");
-                unavailable.insert(q.name.to_string(), e);
-            }
-        }
+    let g = alara_detect::gather::gather(lake, options, &AsOf::Latest, as_of, None).await?;
+    for (name, error) in &g.failed {
+        tracing::warn!(query = name.as_str(), error = error.as_str(), "query failed");
     }
+    let tables = g.tables;
+    let mut unavailable = g.unavailable;
+    unavailable.extend(g.failed);
     let mut findings = model::findings(&tables);
     findings.sort_by(model::finding_order);
     let attention = model::attention(&findings);

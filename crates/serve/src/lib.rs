@@ -12,7 +12,7 @@
 //! | `/users` | user management (admins) |
 //!
 //! Nothing is computed here that the rest of alara computes: the data come from the report's
-//! queries ([`alara_report::gather`]) run in a detection [`alara_detect::Session`], findings
+//! queries ([`alara_detect::gather`]) run in a detection [`alara_detect::Session`], findings
 //! are folded by [`alara_report::model`], charts drawn by [`alara_report::svg`];
 //! acknowledgements go through [`alara_alert::acknowledge`] and explanations through
 //! [`alara_detect::explain::record`], exactly like `alara alerts --ack` and `alara explain`,
@@ -21,7 +21,8 @@
 //! Layout: [`users`] (the users file), [`auth`] (sessions, CSRF, login rate limit),
 //! [`i18n`] (French and English strings), [`data`] (the lake, cached), [`engine`] (the
 //! big-stack threads every query runs on), [`access`] (who viewed which worker), `pages`
-//! (handlers and templates), [`app`] (the router and the server).
+//! (handlers and templates), [`app`] (the router and the server), [`pg`] (the SQL endpoint for
+//! BI tools, PostgreSQL wire protocol).
 #![deny(missing_docs)]
 
 pub mod access;
@@ -32,6 +33,7 @@ pub mod data;
 pub mod engine;
 pub mod i18n;
 mod pages;
+pub mod pg;
 pub mod tls;
 pub mod users;
 

@@ -42,6 +42,8 @@ fn rule_of(level: Level) -> Rule {
         Level::Pregnancy => Rule::Pregnancy,
         Level::Alarm => Rule::OperationalAlarm,
         Level::Investigation | Level::Limit => Rule::Rolling12Months,
+        // Levels of the detection views only; no rule raises an alert at them.
+        Level::Projected | Level::LensEstimate | Level::Classification => Rule::Rolling12Months,
     }
 }
 

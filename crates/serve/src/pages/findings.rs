@@ -8,6 +8,7 @@ use alara_detect::explain::{Explanation, record};
 use alara_model::records::parse_timestamp;
 use alara_report::fmt::{iso_time, when};
 use alara_report::model::Kind;
+use alara_report::model::SeverityText as _;
 use askama::Template;
 use axum::Extension;
 use axum::extract::{Form, Query, State};
@@ -179,6 +180,8 @@ pub async fn explain(
         reason: f.reason.trim().to_string(),
         author: s.user.clone(),
         recorded_at: Utc::now(),
+        // An ordinary explanation; the ESR register's decisions are recorded with `alara explain --decision`.
+        decision: None,
     };
     let lake = app.lake.clone();
     let done = tokio::task::spawn_blocking(move || record(&lake, &e)).await;

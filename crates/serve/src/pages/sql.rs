@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use alara_report::Table;
 use askama::Template;
 use axum::Extension;
 use axum::extract::{Form, State};
@@ -50,7 +49,7 @@ async fn table_names(app: &App) -> String {
         return String::new();
     };
     let Some(b) = batches.first() else { return String::new() };
-    let Ok(t) = Table::from_batches(b.schema().as_ref(), &batches) else { return String::new() };
+    let Ok(t) = alara_detect::rows::table_from_batches(b.schema().as_ref(), &batches) else { return String::new() };
     t.iter().map(|r| r.str("table_name")).collect::<Vec<_>>().join(", ")
 }
 
@@ -149,7 +148,7 @@ pub async fn run(
         )
             .into_response();
     }
-    let table = match Table::from_batches(&schema, &batches) {
+    let table = match alara_detect::rows::table_from_batches(&schema, &batches) {
         Ok(t) => t,
         Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     };

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use alara_report::fmt::iso_date;
 use alara_report::model::Finding;
+use alara_report::model::SeverityText as _;
 use askama::Template;
 use axum::Extension;
 use axum::extract::State;
