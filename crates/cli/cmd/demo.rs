@@ -98,7 +98,7 @@ fn first_user(lake: &Path, config: &Config) -> anyhow::Result<()> {
         users.save()?;
         println!("\nweb application user created: admin / {password} (shown once; more with `alara user add`)");
     }
-    println!("serve:   alara serve --lake {}", lake.display());
+    println!("serve:   alara serve --lake {}   (add --pg 127.0.0.1:5432 for BI tools and psql)", lake.display());
     println!("then open http://127.0.0.1:8080/");
     Ok(())
 }

@@ -2,6 +2,9 @@
 //! with one decimal so output is stable; colours come from CSS classes of the page so charts
 //! print well and follow the page's palette.
 
+/// The charts' style (classes `c-*`), for any page that shows them.
+pub const CSS: &str = include_str!("chart.css");
+
 use std::fmt::Write as _;
 
 use chrono::NaiveDate;

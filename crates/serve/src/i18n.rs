@@ -107,8 +107,8 @@ impl Tr {
     /// An overexposure level.
     pub fn level<'a>(&self, level: &'a str) -> &'a str {
         match level {
-            "limit" | "esr" | "investigation" | "pregnancy" | "projected" | "classification" | "lens_estimate"
-            | "alarm" => self.t(level_key(level)),
+            "limit" | "esr" | "investigation" | "pregnancy" | "pregnancy_warning" | "projected" | "classification"
+            | "lens_estimate" | "alarm" => self.t(level_key(level)),
             other => other,
         }
     }
@@ -138,6 +138,7 @@ fn level_key(level: &str) -> &'static str {
         "esr" => "level.esr",
         "investigation" => "level.investigation",
         "pregnancy" => "level.pregnancy",
+        "pregnancy_warning" => "level.pregnancy_warning",
         "projected" => "level.projected",
         "classification" => "level.classification",
         "lens_estimate" => "level.lens_estimate",
@@ -228,6 +229,11 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
     ("level.esr", "résultat ≥ ¼ de la limite (critère ESR)", "single result ≥ ¼ of the limit (ESR criterion)"),
     ("level.investigation", "au-delà du niveau d'investigation", "above the investigation level"),
     ("level.pregnancy", "dose depuis la déclaration de grossesse > 1 mSv", "dose since the declared pregnancy > 1 mSv"),
+    (
+        "level.pregnancy_warning",
+        "dose depuis la déclaration de grossesse à la moitié de la limite (alerte précoce)",
+        "dose since the declared pregnancy at half the limit (early warning)",
+    ),
     (
         "level.projected",
         "dépassement de la limite projeté sous 12 mois",
@@ -435,6 +441,22 @@ mod tests {
         assert!(used.len() > 30, "the scan found too few keys: {}", used.len());
         for (key, file) in used {
             assert!(lookup(&key).is_some(), "{file} uses `{key}`, missing from the catalog");
+        }
+    }
+
+    #[test]
+    fn every_level_of_the_thresholds_table_has_a_name_in_both_languages() {
+        use arrow::array::{Array, StringArray};
+        let batch = alara_detect::DetectConfig::default().thresholds_batch();
+        let col = batch.column_by_name("level").expect("a level column");
+        let levels = col.as_any().downcast_ref::<StringArray>().expect("levels are strings");
+        assert!(levels.len() > 5);
+        // The views also derive these two from the thresholds (estimated lens, one result).
+        let derived = ["lens_estimate", "esr"];
+        for level in levels.iter().flatten().chain(derived) {
+            for lang in [Lang::Fr, Lang::En] {
+                assert_ne!(Tr(lang).level(level), level, "level `{level}` shown raw in {lang:?}");
+            }
         }
     }
 

@@ -31,7 +31,7 @@ use people::*;
 
 /// The page's style sheet, kept in its own file and included at build time, so the page stays one
 /// self-contained file.
-const CSS: &str = include_str!("../report.css");
+const CSS: &str = concat!(include_str!("../report.css"), include_str!("../chart.css"));
 
 /// Rows shown in a long table before pointing to the CSV.
 const MAX_ROWS: usize = 200;

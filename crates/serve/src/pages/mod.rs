@@ -54,6 +54,11 @@ pub struct Chrome {
 }
 
 impl Chrome {
+    /// The report charts' style, so a chart looks the same on a page as in the report.
+    pub fn chart_css(&self) -> &'static str {
+        alara_report::svg::CSS
+    }
+
     /// The layout for a logged-in page.
     pub fn new(lang: Lang, s: &Session, nav: &'static str, title_key: &str, path: &str, app: &App) -> Chrome {
         let tr = Tr(lang);
