@@ -244,4 +244,9 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    rc = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Without the interpreter's teardown, where pyarrow's and delta-rs's thread pools have been
+    # seen to abort the process after the answer was printed.
+    os._exit(rc)

@@ -131,6 +131,7 @@ fn a_group_member_killed_mid_stream_is_replaced_by_the_other() {
         0
     );
     assert_eq!(sql_count(&lake, "SELECT count(DISTINCT reading_id) AS n FROM readings_all"), total as i64);
+    assert_counted_once(&lake, (0..total).map(|i| reading("group", i)));
 }
 
 /// 200k readings streamed while `alara ingest` is SIGKILLed at pseudo-random points and restarted:
@@ -196,6 +197,7 @@ fn sigkill_at_random_points_during_a_200k_stream_loses_and_doubles_nothing() {
     assert!(check_every_file_is_whole(&lake) > 0);
     let (committed, high) = committed_and_high(&b, &group, &t.readings);
     assert_eq!(committed, high);
+    assert_counted_once(&lake, (0..total).map(|i| reading("sigkill", i)));
 }
 
 /// The broker is stopped and restarted (scripts/kafka.sh restart) while ingest runs: ingest
@@ -229,6 +231,7 @@ fn a_broker_restart_during_ingest_loses_nothing() {
     assert_eq!(readings(&lake), 20_000);
     let (committed, high) = committed_and_high(&b, &group, &t.readings);
     assert_eq!(committed, high);
+    assert_counted_once(&lake, (0..20_000).map(|i| reading("restart", i)));
 }
 
 /// SIGTERM with a batch in hand (latency and size bounds far away): it is flushed and committed,
@@ -433,4 +436,77 @@ fn kafka_configuration_mistakes_exit_2_with_what_to_fix() {
     let (code, err) = run(&["--kafka", "127.0.0.1:1"], "[kafka.properties]\n\"enable.auto.commit\" = true\n");
     assert_eq!(code, Some(2));
     assert!(err.contains("enable.auto.commit"), "{err}");
+}
+
+/// A small tmpfs mounted on a directory, unmounted when dropped. Mounting needs root, which the
+/// test command has (it installs Debian packages); without it the test fails and says so.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(dir).unwrap();
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .output()
+            .expect("running mount");
+        assert!(
+            out.status.success(),
+            "this test mounts a tmpfs to fill a disk, which needs root (scripts/test.sh runs as root): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Tmpfs(dir.to_path_buf())
+    }
+
+    fn resize(&self, size: &str) {
+        let ok = std::process::Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .status()
+            .expect("running mount");
+        assert!(ok.success(), "remounting {} with size {size}", self.0.display());
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// The lake's disk fills up during a stream: ingest stops with a message that says so, having
+/// committed only what it wrote (every file the log lists is whole, Kafka's offsets not past the
+/// lake's); once there is space again, a restart resumes from the lake and nothing is lost or
+/// counted twice.
+#[test]
+fn a_full_disk_stops_ingest_cleanly_and_a_restart_with_space_loses_nothing() {
+    let Some(b) = broker() else { return };
+    let _g = shared();
+    let dir = tempdir();
+    let lake = dir.path().join("lake");
+    let disk = Tmpfs::mount(&lake, "1m");
+    let t = Topics::create(&b, "fulldisk", 3);
+    let cfg = config(dir.path(), &t, "latency_ms = 200\nmax_batch_rows = 4000");
+    let group = unique("g");
+    let total = 120_000;
+    produce_lines(&b, &t.readings, (0..total).map(|i| reading("fulldisk", i)));
+    let mut first = Ingest::start(&b, &lake, &cfg, &group, &[]);
+    let status = wait_exit(&mut first.child, Duration::from_secs(300));
+    let out = first.output();
+    assert!(!status.success(), "ingest cannot go on with a full disk:\n{out}");
+    assert!(out.contains("No space left on device"), "the message says the disk is full:\n{out}");
+    assert!(!out.contains("panicked"), "no panic:\n{out}");
+    let landed = readings(&lake);
+    assert!(landed < total as i64, "the disk filled before the end ({landed} readings landed)");
+    assert!(check_every_file_is_whole(&lake) > 0, "what the log lists is whole");
+    let (committed, _) = committed_and_high(&b, &group, &t.readings);
+    assert!(
+        committed.iter().sum::<i64>() <= sql_count(&lake, "SELECT count(*) AS n FROM readings_all"),
+        "Kafka's committed offsets never run ahead of the lake"
+    );
+
+    disk.resize("256m");
+    ingest_until_idle(&b, &lake, &cfg, &group);
+    assert_eq!(readings(&lake), total as i64);
+    assert_counted_once(&lake, (0..total).map(|i| reading("fulldisk", i)));
 }

@@ -77,6 +77,34 @@ fn random_unit() -> f64 {
     (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// Where a worker's time comes from: the system's, or in tests a simulated clock, so that a hook
+/// down for ten minutes is tested in milliseconds with the worker's real retry loop.
+pub(crate) trait Clock: Send + 'static {
+    /// Now.
+    fn now(&self) -> Instant;
+    /// A message from `rx`, waiting at most `wait`.
+    fn recv_timeout(&self, rx: &Receiver<Msg>, wait: Duration) -> Result<Msg, RecvTimeoutError>;
+    /// Waits `d`.
+    fn sleep(&self, d: Duration);
+}
+
+/// The system's clock.
+pub(crate) struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    fn recv_timeout(&self, rx: &Receiver<Msg>, wait: Duration) -> Result<Msg, RecvTimeoutError> {
+        rx.recv_timeout(wait)
+    }
+
+    fn sleep(&self, d: Duration) {
+        std::thread::sleep(d)
+    }
+}
+
 /// What one hook did during a run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HookReport {
@@ -129,6 +157,17 @@ pub(crate) fn spawn(
     outbox: Outbox,
     policy: Policy,
 ) -> HookWorker {
+    spawn_with_clock(name, notifier, backlog, outbox, policy, Box::new(SystemClock))
+}
+
+fn spawn_with_clock(
+    name: String,
+    notifier: Box<dyn Notifier>,
+    backlog: Vec<Arc<Alert>>,
+    outbox: Outbox,
+    policy: Policy,
+    clock: Box<dyn Clock>,
+) -> HookWorker {
     let (tx, rx) = std::sync::mpsc::channel();
     let thread_name = format!("alara-hook-{name}");
     let worker = Worker {
@@ -138,6 +177,7 @@ pub(crate) fn spawn(
         policy,
         queue: backlog.into_iter().map(|alert| Item { alert, failed_recorded: false }).collect(),
         events: Vec::new(),
+        clock,
     };
     let handle = std::thread::Builder::new()
         .name(thread_name)
@@ -154,6 +194,7 @@ struct Worker {
     policy: Policy,
     queue: VecDeque<Item>,
     events: Vec<Event>,
+    clock: Box<dyn Clock>,
 }
 
 impl Worker {
@@ -161,11 +202,11 @@ impl Worker {
         let mut closing: Option<Instant> = None;
         let mut disconnected = false;
         let mut failures: u32 = 0;
-        let mut next_try = Instant::now();
+        let mut next_try = self.clock.now();
         loop {
             // Take every message waiting; block only when there is nothing to do.
             loop {
-                let now = Instant::now();
+                let now = self.clock.now();
                 let msg = if self.queue.is_empty() {
                     if closing.is_some() || disconnected {
                         break;
@@ -184,13 +225,13 @@ impl Worker {
                         wait = wait.min(d.saturating_duration_since(now));
                     }
                     if disconnected {
-                        std::thread::sleep(wait);
+                        self.clock.sleep(wait);
                         break;
                     }
                     let got = if wait.is_zero() {
                         rx.try_recv().map_err(|e| matches!(e, TryRecvError::Disconnected))
                     } else {
-                        rx.recv_timeout(wait).map_err(|e| matches!(e, RecvTimeoutError::Disconnected))
+                        self.clock.recv_timeout(&rx, wait).map_err(|e| matches!(e, RecvTimeoutError::Disconnected))
                     };
                     match got {
                         Ok(m) => m,
@@ -208,7 +249,7 @@ impl Worker {
                 }
             }
             if disconnected && closing.is_none() {
-                closing = Some(Instant::now());
+                closing = Some(self.clock.now());
             }
             if self.queue.is_empty() {
                 if closing.is_some() {
@@ -216,10 +257,10 @@ impl Worker {
                 }
                 continue;
             }
-            if closing.is_some_and(|d| Instant::now() >= d) {
+            if closing.is_some_and(|d| self.clock.now() >= d) {
                 break;
             }
-            if Instant::now() < next_try {
+            if self.clock.now() < next_try {
                 continue;
             }
             match self.attempt() {
@@ -236,7 +277,7 @@ impl Worker {
                         }
                     }
                     self.report.last_error = Some(e);
-                    next_try = Instant::now() + self.policy.backoff(failures);
+                    next_try = self.clock.now() + self.policy.backoff(failures);
                 }
             }
             if self.events.len() >= EVENT_BATCH {
@@ -337,6 +378,152 @@ impl Worker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
+
+    use alara_model::Quantity;
+
+    use crate::alert::{Level, Rule, Window};
+
+    /// Simulated time: waiting for a message that is not there moves the clock on at once.
+    #[derive(Clone)]
+    struct SimClock {
+        base: Instant,
+        offset: Arc<Mutex<Duration>>,
+    }
+
+    impl SimClock {
+        fn elapsed(&self) -> Duration {
+            *self.offset.lock().unwrap()
+        }
+        fn advance(&self, d: Duration) {
+            *self.offset.lock().unwrap() += d;
+        }
+    }
+
+    impl Clock for SimClock {
+        fn now(&self) -> Instant {
+            self.base + self.elapsed()
+        }
+        fn recv_timeout(&self, rx: &Receiver<Msg>, wait: Duration) -> Result<Msg, RecvTimeoutError> {
+            match rx.try_recv() {
+                Ok(m) => Ok(m),
+                Err(TryRecvError::Disconnected) => Err(RecvTimeoutError::Disconnected),
+                Err(TryRecvError::Empty) => {
+                    self.advance(wait);
+                    Err(RecvTimeoutError::Timeout)
+                }
+            }
+        }
+        fn sleep(&self, d: Duration) {
+            self.advance(d)
+        }
+    }
+
+    /// A webhook that refuses everything during the first `down` of simulated time, then records
+    /// what it receives.
+    struct Flaky {
+        clock: SimClock,
+        down: Duration,
+        attempts: Arc<Mutex<usize>>,
+        received: Arc<Mutex<Vec<Vec<String>>>>,
+        done: Sender<()>,
+        expect: usize,
+    }
+
+    impl Notifier for Flaky {
+        fn send(&mut self, delivery: &Delivery<'_>, _body: &[u8]) -> Result<(), String> {
+            *self.attempts.lock().unwrap() += 1;
+            if self.clock.elapsed() < self.down {
+                return Err("connection refused (webhook down)".into());
+            }
+            let mut ids = vec![delivery.head.alert_id.clone()];
+            ids.extend(delivery.grouped.iter().map(|a| a.alert_id.clone()));
+            let mut got = self.received.lock().unwrap();
+            got.push(ids);
+            if got.iter().map(Vec::len).sum::<usize>() >= self.expect {
+                let _ = self.done.send(());
+            }
+            Ok(())
+        }
+    }
+
+    fn alert(i: usize, worker: &str, at: chrono::DateTime<Utc>) -> Arc<Alert> {
+        Arc::new(Alert {
+            alert_id: format!("a{i:03}"),
+            worker_id: worker.into(),
+            department: "cardiology".into(),
+            rule: Rule::Rolling12Months,
+            level: if i.is_multiple_of(3) { Level::Limit } else { Level::Investigation },
+            quantity: Quantity::Hp10,
+            body_site: "whole_body".into(),
+            dose_msv: 7.0,
+            threshold_msv: 6.0,
+            window: Window { start: at, end: None },
+            missing_results: 0,
+            readings: Vec::new(),
+            summary: "over".into(),
+            supersedes: Vec::new(),
+            withdraws: None,
+            raised_at: at,
+        })
+    }
+
+    #[test]
+    fn a_webhook_down_ten_minutes_gets_every_alert_once_back_in_order_per_worker() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::new(alara_lake::Lake::open(dir.path().join("lake")).unwrap());
+        let clock = SimClock { base: Instant::now(), offset: Arc::new(Mutex::new(Duration::ZERO)) };
+        let t0 = chrono::DateTime::parse_from_rfc3339("2026-05-01T08:00:00Z").unwrap().with_timezone(&Utc);
+        // Three workers' alerts interleaved; some of one worker close enough together to group.
+        let alerts: Vec<Arc<Alert>> = (0..30)
+            .map(|i| alert(i, ["W1", "W2", "W3"][i % 3], t0 + chrono::Duration::seconds(20 * i as i64)))
+            .collect();
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let (attempts, received) = (Arc::new(Mutex::new(0)), Arc::new(Mutex::new(Vec::new())));
+        let hook = Flaky {
+            clock: clock.clone(),
+            down: Duration::from_secs(600),
+            attempts: Arc::clone(&attempts),
+            received: Arc::clone(&received),
+            done: done_tx,
+            expect: alerts.len(),
+        };
+        let policy = Policy {
+            group_window: chrono::Duration::seconds(60),
+            max_attempts: 5,
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(60),
+        };
+        let worker =
+            spawn_with_clock("flaky".into(), Box::new(hook), alerts.clone(), outbox, policy, Box::new(clock.clone()));
+        done_rx.recv_timeout(Duration::from_secs(60)).expect("every alert delivered once the hook is back");
+        let report = worker.finish(clock.now());
+
+        assert!(clock.elapsed() >= Duration::from_secs(600), "ten simulated minutes went by");
+        assert!(*attempts.lock().unwrap() > 10, "retried while down");
+        assert_eq!((report.delivered, report.owed), (alerts.len(), 0), "{report:?}");
+        assert!(report.failed > 0, "recorded failed while down: {report:?}");
+        let deliveries = received.lock().unwrap().clone();
+        let mut seen: Vec<String> = deliveries.iter().flatten().cloned().collect();
+        seen.sort();
+        let mut want: Vec<String> = alerts.iter().map(|a| a.alert_id.clone()).collect();
+        want.sort();
+        assert_eq!(seen, want, "every alert exactly once");
+        // Per worker, each delivery's alerts come after those of the deliveries before it.
+        let by_id: std::collections::HashMap<&str, &Arc<Alert>> =
+            alerts.iter().map(|a| (a.alert_id.as_str(), a)).collect();
+        for w in ["W1", "W2", "W3"] {
+            let mut last = None;
+            for d in &deliveries {
+                let times: Vec<_> =
+                    d.iter().map(|id| by_id[id.as_str()]).filter(|a| a.worker_id == w).map(|a| a.raised_at).collect();
+                if let (Some(first), Some(max)) = (times.iter().min(), times.iter().max()) {
+                    assert!(last.is_none_or(|l| l < *first), "{w}: a delivery went before an earlier one");
+                    last = Some(*max);
+                }
+            }
+        }
+    }
 
     #[test]
     fn backoff_doubles_caps_and_jitters_within_half() {
