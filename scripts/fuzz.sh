@@ -36,8 +36,9 @@ else
     ALARA_FUZZ_CASES="$cases" nice -n "${NICE:-19}" cargo test -q --workspace --lib -- "$filter" --nocapture --test-threads 2 \
         >>"$log" 2>&1 || status=$?
 fi
-grep -E '^fuzz [a-z_]+: [0-9]+ executions' "$log" | sort || true
-total=$(grep -E '^fuzz [a-z_]+: [0-9]+ executions' "$log" | awk '{s += $3} END {print s + 0}')
+# -o: the test harness interleaves its progress dots with the properties' lines.
+grep -oE 'fuzz [a-z_]+: [0-9]+ executions' "$log" | sort || true
+total=$(grep -oE 'fuzz [a-z_]+: [0-9]+ executions' "$log" | awk '{s += $3} END {print s + 0}')
 if grep -q 'panicked' "$log" || [ "$status" -ne 0 ]; then
     grep -E -B2 -A20 'panicked|FAILED|failed' "$log" | head -80 >&2
     echo "[fuzz] FAILED after $total executions ($(( $(date +%s) - start )) s)" >&2
