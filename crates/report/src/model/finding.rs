@@ -143,6 +143,15 @@ impl Finding {
             (Kind::Overexposure, "investigation") => format!("{q}: above the investigation level"),
             (Kind::Overexposure, "pregnancy") => "Dose since the declared pregnancy above 1 mSv".to_string(),
             (Kind::Overexposure, "projected") => format!("{q}: projected to exceed the limit within 12 months"),
+            (Kind::Overexposure, "pregnancy_warning") => {
+                "Dose since the declared pregnancy at half the limit (early warning)".to_string()
+            }
+            (Kind::Overexposure, "classification") => {
+                format!("{q}: above what the worker's category allows (declaration criterion 1a)")
+            }
+            (Kind::Overexposure, "lens_estimate") => {
+                format!("{q}: estimated without an eye-lens dosimeter, above the investigation level")
+            }
             (Kind::Overexposure, other) => format!("{q}: {other}"),
             (Kind::MissingBadge, "not_returned") => "Badge not returned, lost or damaged".to_string(),
             (Kind::MissingBadge, "zero_while_peers_exposed") => {
@@ -150,6 +159,12 @@ impl Finding {
             }
             (Kind::MissingBadge, "procedure_without_dosimeter") => {
                 "At fluoroscopy procedures without an operational dosimeter".to_string()
+            }
+            (Kind::MissingBadge, "no_lens_dosimeter") => {
+                "Workload calls for an eye-lens dosimeter; none worn".to_string()
+            }
+            (Kind::MissingBadge, "no_extremity_dosimeter") => {
+                "Workload calls for an extremity (ring) dosimeter; none worn".to_string()
             }
             (Kind::MissingBadge, other) => format!("Missing badge: {other}"),
             (Kind::Heterogeneity, "peer_outlier") => format!("{q}: dose per workload far from peers"),
@@ -210,8 +225,20 @@ impl Finding {
                 "Review workload and protection (lead glasses, ceiling screen, rings) before the limit is reached."
             }
             (Kind::Overexposure, "investigation") => "Investigate the exposure and record the analysis.",
+            (Kind::Overexposure, "pregnancy_warning") => {
+                "Inform the occupational physician; adapt the workstation before the 1 mSv limit is reached."
+            }
+            (Kind::Overexposure, "classification") => {
+                "Investigate as a possible significant event (guide 11, criterion 1a); review the worker's classification."
+            }
+            (Kind::Overexposure, "lens_estimate") => {
+                "Give the worker an eye-lens dosimeter; review eye protection (lead glasses, ceiling screen)."
+            }
             (Kind::Overexposure, _) => "Review the exposure.",
             (Kind::MissingBadge, "not_returned") => "Get the badge back; if lost, the physician assigns a dose.",
+            (Kind::MissingBadge, "no_lens_dosimeter" | "no_extremity_dosimeter") => {
+                "Provide the dosimeter the workload calls for, or record why it is not needed."
+            }
             (Kind::MissingBadge, _) => "Check with the worker that the dosimeters are worn.",
             (Kind::Heterogeneity, _) => "Analyse the difference; record an explanation (alara explain).",
         }
@@ -365,4 +392,55 @@ pub fn findings(tables: &BTreeMap<String, Table>) -> Vec<Finding> {
 pub fn finding_keys(tables: &BTreeMap<String, Table>) -> Vec<String> {
     let keys: BTreeSet<String> = findings(tables).into_iter().map(|f| f.key).collect();
     keys.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alara_model::Signal;
+
+    fn finding(kind: Kind, level: &str, quantity: &str) -> Finding {
+        Finding {
+            kind,
+            level: level.to_string(),
+            worker_id: "W1".into(),
+            quantity: Some(quantity.into()),
+            body_site: Some("whole_body".into()),
+            start: None,
+            end: None,
+            value_msv: Some(7.0),
+            threshold_msv: Some(6.0),
+            score: None,
+            evidence: None,
+            population: None,
+            peak_msv: None,
+            exceeding_windows: None,
+            episode_end: None,
+            rows: 1,
+            key: String::new(),
+            new: false,
+        }
+    }
+
+    #[test]
+    fn every_level_and_signal_has_words_not_its_code() {
+        // Every level a detection view reports (alarm is an alert's level only) and the pregnancy
+        // warning, which the thresholds table adds; every signal of the two other views.
+        let levels = Level::ALL.iter().filter(|l| **l != Level::Alarm).map(|l| l.as_str()).chain(["pregnancy_warning"]);
+        let mut cases: Vec<Finding> = levels.map(|l| finding(Kind::Overexposure, l, "Hp3")).collect();
+        for s in Signal::ALL {
+            let kind = match s {
+                Signal::PeerOutlier | Signal::PassiveOperationalMismatch => Kind::Heterogeneity,
+                _ => Kind::MissingBadge,
+            };
+            cases.push(finding(kind, s.as_str(), "Hp10"));
+        }
+        for f in cases {
+            let (title, action) = (f.title(), f.action());
+            // The fallbacks print the code after a colon (`Eye lens Hp(3): classification`).
+            assert!(!title.ends_with(&format!(": {}", f.level)), "`{}` shown as its code: {title}", f.level);
+            assert!(!title.contains('_'), "{title}");
+            assert_ne!(action, "Review the exposure.", "`{}` has no action of its own", f.level);
+        }
+    }
 }
