@@ -13,6 +13,9 @@
 #   reset      stop + delete the data/run directory
 #   bootstrap  print the bootstrap address (127.0.0.1:PORT)
 #   logs       print the tail of the broker log (N lines, default 100)
+#   create-topic TOPIC PARTITIONS [BOOTSTRAP]
+#              create a topic with that many partitions (auto-creation would give
+#              the broker's default) with Kafka's own AdminClient; fails if it exists
 #
 # Environment:
 #   ALARA_CACHE                cache root (default: $HOME/.cache/alara)
@@ -400,6 +403,29 @@ cmd_reset() {
     fi
 }
 
+# Kafka's AdminClient from the fetched jars, run as a single-file Java program.
+cmd_create_topic() {
+    [ $# -ge 2 ] || die "usage: kafka.sh create-topic TOPIC PARTITIONS [BOOTSTRAP]"
+    cmd_fetch
+    local java src; java="$(java_bin)"; src="$(mktemp -d)/CreateTopic.java"
+    cat >"$src" <<'JAVA'
+import java.util.*;
+import org.apache.kafka.clients.admin.*;
+public class CreateTopic {
+    public static void main(String[] a) throws Exception {
+        try (Admin admin = Admin.create(Map.of("bootstrap.servers", a[0]))) {
+            admin.createTopics(List.of(new NewTopic(a[1], Integer.parseInt(a[2]), (short) 1))).all().get();
+        }
+    }
+}
+JAVA
+    local status=0
+    "$java" -cp "$LIB_DIR/*" "$src" "${3:-$BOOTSTRAP}" "$1" "$2" || status=$?
+    rm -rf -- "$(dirname "$src")"
+    [ "$status" = 0 ] || die "could not create topic $1"
+    log "topic $1: $2 partitions"
+}
+
 usage() {
     sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
 }
@@ -416,6 +442,7 @@ main() {
         reset)     cmd_reset ;;
         bootstrap) printf '%s\n' "$BOOTSTRAP" ;;
         logs)      tail -n "${1:-100}" "$SERVER_LOG" ;;
+        create-topic) cmd_create_topic "$@" ;;
         -h|--help|help) usage ;;
         "") usage; exit 2 ;;
         *) usage; die "unknown command '$cmd'" ;;

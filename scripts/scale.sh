@@ -50,19 +50,7 @@ LINES="$(wc -l <"$WORK/gen/readings.jsonl")"
 # AdminClient from the jars scripts/kafka.sh fetched, run as a single-file Java program.
 scripts/kafka.sh fetch >/dev/null
 KAFKA_LIBS="$(realpath -m "${ALARA_CACHE:-$HOME/.cache/alara}")/kafka-${ALARA_KAFKA_VERSION:-4.4.0}/libs"
-cat >"$WORK/CreateTopic.java" <<'EOF'
-import java.util.*;
-import org.apache.kafka.clients.admin.*;
-public class CreateTopic {
-    public static void main(String[] a) throws Exception {
-        try (Admin admin = Admin.create(Map.of("bootstrap.servers", a[0]))) {
-            admin.createTopics(List.of(new NewTopic(a[1], Integer.parseInt(a[2]), (short) 1))).all().get();
-        }
-    }
-}
-EOF
-java -cp "$KAFKA_LIBS/*" "$WORK/CreateTopic.java" "$BROKER" "$TOPIC" "$PARTITIONS" 2>"$WORK/create.log" \
-    || { cat "$WORK/create.log" >&2; die "could not create topic $TOPIC"; }
+scripts/kafka.sh create-topic "$TOPIC" "$PARTITIONS" "$BROKER" >&2
 
 # Waits until GROUP has committed the end offset of every partition of TOPIC (polls every 200 ms).
 cat >"$WORK/WaitCommitted.java" <<'EOF'

@@ -56,20 +56,7 @@ log "reference lake from the file ($LINES lines)"
 "$BIN" ingest --lake "$WORK/reference" --readings "$WORK/gen/readings.jsonl" >"$WORK/reference.log" 2>&1 \
     || { tail -n 20 "$WORK/reference.log" >&2; die "reference ingest"; }
 
-KAFKA_LIBS="$(realpath -m "${ALARA_CACHE:-$HOME/.cache/alara}")/kafka-${ALARA_KAFKA_VERSION:-4.4.0}/libs"
-cat >"$WORK/CreateTopic.java" <<'EOF'
-import java.util.*;
-import org.apache.kafka.clients.admin.*;
-public class CreateTopic {
-    public static void main(String[] a) throws Exception {
-        try (Admin admin = Admin.create(Map.of("bootstrap.servers", a[0]))) {
-            admin.createTopics(List.of(new NewTopic(a[1], Integer.parseInt(a[2]), (short) 1))).all().get();
-        }
-    }
-}
-EOF
-java -cp "$KAFKA_LIBS/*" "$WORK/CreateTopic.java" "$BROKER" "$TOPIC" 6 2>"$WORK/create.log" \
-    || { cat "$WORK/create.log" >&2; die "could not create topic $TOPIC"; }
+scripts/kafka.sh create-topic "$TOPIC" 6 "$BROKER" >&2
 log "producing $LINES lines to $TOPIC with kcat"
 kcat -P -b "$BROKER" -t "$TOPIC" -X queue.buffering.max.messages=1000000 -l "$WORK/gen/readings.jsonl"
 
