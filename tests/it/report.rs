@@ -29,8 +29,21 @@ const EARLIER: &str = "2026-03-31";
 /// `end_month` of the `rolling_12_months` view for October 2026 (year * 12 + month - 1).
 const AS_OF_END_MONTH: i64 = 2026 * 12 + 10 - 1;
 
-/// The `<h2>` of every section, in page order.
+/// The `<h2>` of every section, in page order, in French (the default language).
 const SECTIONS: [&str; 9] = [
+    "À traiter aujourd'hui",
+    "Dépassements et projections",
+    "Dosimètres manquants et hétérogénéités inexpliquées",
+    "Services : conformité et doses par profession",
+    "Travailleurs à voir : doses",
+    "Dosimètres non retournés ou perdus",
+    "Qualité des données",
+    "Alertes",
+    "À propos de ce rapport",
+];
+
+/// The same sections with `--lang en`.
+const SECTIONS_EN: [&str; 9] = [
     "Needs attention today",
     "Overexposures and projections",
     "Missing badges and unexplained heterogeneity",
@@ -41,6 +54,11 @@ const SECTIONS: [&str; 9] = [
     "Alerts",
     "About this report",
 ];
+
+/// A dose as the French page prints it: two decimals, decimal comma.
+fn fr(d: f64) -> String {
+    format!("{d:.2}").replace('.', ",")
+}
 
 /// A directory of the calling test's own: a fresh, uniquely named tempfile directory under the
 /// test target dir, so two runs at once never share or delete each other's fixtures. It is kept
@@ -237,7 +255,7 @@ sys.exit(1 if p.errors else 0)
 fn html_is_well_formed_and_self_contained() {
     let out = main_report();
     let page = html(out);
-    assert!(page.starts_with("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"));
+    assert!(page.starts_with("<!DOCTYPE html><html lang=\"fr\"><head><meta charset=\"utf-8\">"));
     if let Some(py) = python_with("html.parser") {
         let check = Command::new(py).args(["-c", TAG_BALANCE]).arg(out.join("report.html")).output().expect("python");
         assert!(check.status.success(), "unbalanced HTML:\n{}", String::from_utf8_lossy(&check.stdout));
@@ -329,6 +347,51 @@ fn marked_numbers(page: &str) -> BTreeMap<(String, String, String, String), Stri
     out
 }
 
+/// French by default, English on request: the same figures and the same files beside the page,
+/// in the words of each language.
+#[test]
+fn the_report_is_french_by_default_and_english_on_request() {
+    let fr_out = main_report();
+    let en_out = scratch("english").join("out");
+    report(AS_OF, &en_out, &["--lang", "en"]);
+    let (fr_page, en_page) = (html(fr_out), html(&en_out));
+    assert_eq!(h2s(&fr_page), SECTIONS);
+    assert_eq!(h2s(&en_page), SECTIONS_EN);
+    assert!(en_page.starts_with("<!DOCTYPE html><html lang=\"en\">"));
+    // The advisor's own words, and French dates and decimals.
+    for words in [
+        "Dose efficace",
+        "Cristallin Hp(3)",
+        "Extrémités Hp(0,07)",
+        "ESR à instruire",
+        "CRP",
+        "médecin du travail",
+        "Rapport de dosimétrie au 31 octobre 2026",
+        "terminées au 31/10/2026",
+    ] {
+        assert!(fr_page.contains(words), "the French page says `{words}`");
+    }
+    for english in SECTIONS_EN.iter().chain(&["What to do", "Act today", "workers monitored", "Rolling 12 months"]) {
+        assert!(!fr_page.contains(english), "English `{english}` on the French page");
+    }
+    // Every figure the page marks, the same in both, printed the language's way.
+    let (fr_numbers, en_numbers) = (marked_numbers(&fr_page), marked_numbers(&en_page));
+    assert!(fr_numbers.len() > 20, "figures to compare: {}", fr_numbers.len());
+    assert_eq!(fr_numbers.keys().collect::<Vec<_>>(), en_numbers.keys().collect::<Vec<_>>());
+    for (k, en) in &en_numbers {
+        assert!(en.contains('.') && !en.contains(','), "English decimals for {k:?}: {en}");
+        assert_eq!(fr_numbers[k], en.replace('.', ","), "{k:?}");
+    }
+    // The machine files do not depend on the language.
+    for entry in std::fs::read_dir(fr_out).unwrap() {
+        let name = entry.unwrap().file_name();
+        if name != "report.html" {
+            let (a, b) = (std::fs::read(fr_out.join(&name)).unwrap(), std::fs::read(en_out.join(&name)).unwrap());
+            assert!(a == b, "{name:?} differs between the French and the English run");
+        }
+    }
+}
+
 #[test]
 fn numbers_on_the_page_equal_the_sql_views() {
     let out = main_report();
@@ -355,7 +418,7 @@ fn numbers_on_the_page_equal_the_sql_views() {
         );
         let d =
             rows[0]["d"].as_f64().unwrap_or_else(|| panic!("no overexposure row for {w} {quantity} {site} {level}"));
-        assert_eq!(text, &format!("{d:.2}"), "{w} {quantity} {site} {level}");
+        assert_eq!(text, &fr(d), "{w} {quantity} {site} {level}");
         checked_levels += 1;
     }
     let n = sql_count(
@@ -382,7 +445,7 @@ fn numbers_on_the_page_equal_the_sql_views() {
             ),
         );
         if let Some(d) = rows.first().and_then(|r| r["dose_msv"].as_f64()) {
-            assert_eq!(text, &format!("{d:.2}"), "12 months of {w} {quantity} {site}");
+            assert_eq!(text, &fr(d), "12 months of {w} {quantity} {site}");
             checked_rolling += 1;
         }
     }
@@ -405,7 +468,7 @@ fn numbers_on_the_page_equal_the_sql_views() {
             ),
         );
         let d = rows[0]["d"].as_f64().unwrap_or(0.0);
-        assert_eq!(text, &format!("{d:.2}"), "career of {w} {quantity} {site}");
+        assert_eq!(text, &fr(d), "career of {w} {quantity} {site}");
         checked_career += 1;
     }
     assert!(checked_career >= 10, "enough career totals compared ({checked_career})");
@@ -417,7 +480,9 @@ fn numbers_on_the_page_equal_the_sql_views() {
     );
     assert_eq!(summary(out)["counts"]["workers_over_limit"].as_i64(), Some(over));
     assert!(
-        page.contains(&format!(r#"<span class="n">{over}</span><span class="l">workers over a dose limit</span>"#)),
+        page.contains(&format!(
+            r#"<span class="n">{over}</span><span class="l">travailleurs au-delà d&#39;une limite de dose</span>"#
+        )),
         "the headline card shows {over} workers over a limit"
     );
     let esr = sql_count(lake, "SELECT count(*) AS n FROM overexposure WHERE level = 'esr'")
@@ -486,7 +551,8 @@ fn since_or_the_previous_summary_decide_what_is_new() {
     assert!(expected.len() < keys(&s2).len(), "findings already known on night 1 are not new");
     assert_eq!(s2["counts"]["new_findings"].as_u64(), Some(expected.len() as u64));
     let page = html(&nightly);
-    assert!(page.contains(&format!("not in the previous report (as of {EARLIER})")), "the page says what new means");
+    // The page says what new means (`EARLIER` in French style).
+    assert!(page.contains("« nouveau » = absent du rapport précédent (au 31/03/2026)"), "the page says what new means");
 
     // --since EARLIER into a fresh directory gives the same answer as the previous summary.
     let since = scratch("since").join("out");
@@ -533,8 +599,8 @@ fn missing_views_and_bad_arguments_are_handled() {
     assert!(out.join("worker_doses.csv").exists(), "the report's own tables are still there");
     let page = html(&out);
     assert_eq!(h2s(&page), SECTIONS, "every section is still on the page");
-    assert!(page.contains("Not available"));
-    assert!(!page.contains(r#"<p class="empty">No worker is over a limit"#), "no all-clear without the detection");
+    assert!(page.contains("Indisponible :"));
+    assert!(!page.contains(r#"<p class="empty">Aucun travailleur au-delà"#), "no all-clear without the detection");
 
     // Usage errors exit 2 with a message.
     for args in [vec!["--as-of", "2026-13-01"], vec!["--as-of", AS_OF, "--since", "2026-11-01"]] {
@@ -600,7 +666,7 @@ fn an_explained_finding_moves_to_the_explained_table_with_who_and_why() {
     assert!(!keys(&s).iter().any(|k| k.starts_with(&prefix)), "{w}'s explained peer outliers are no longer findings");
     let page = html(&out);
     let explained =
-        page.split("<h3>Explained findings</h3>").nth(1).and_then(|s| s.split("</section>").next()).unwrap();
+        page.split("<h3>Constats expliqués</h3>").nth(1).and_then(|s| s.split("</section>").next()).unwrap();
     assert!(
         explained.contains(&format!(r#"<span class="worker-id">{w}</span>"#))
             || explained.contains(&format!(">{w}</a>"))
@@ -626,10 +692,10 @@ fn an_empty_lake_gives_a_report_that_says_it_knows_nothing() {
     let page = html(&out);
     assert_eq!(h2s(&page), SECTIONS);
     assert!(
-        page.contains("No dose result in the lake for wearing periods ended by 2026-10-31"),
+        page.contains("Aucun résultat de dose dans le lac pour les périodes de port terminées au 31/10/2026"),
         "a warning, not a green light"
     );
-    assert!(!page.contains("No worker is over a limit, due for a declaration"), "no all-clear without data");
+    assert!(!page.contains("Aucun travailleur au-delà d'une limite, à déclarer"), "no all-clear without data");
     assert_eq!(summary(&out)["counts"]["workers_monitored"], 0);
 }
 
@@ -664,7 +730,7 @@ fn alerts_acknowledged_since_the_last_report_show_who_handled_them() {
     assert!(night2["baseline"]["alerts_seen_until"].is_string(), "night 1 recorded how far it had seen: {night1}");
     assert_eq!(night2["counts"]["acknowledged_since_last_report"], 1, "the acknowledgement made after night 1");
     let page = html(&out);
-    let acked = page.split("<h3>Acknowledged since the report as of 2026-03-31 (1)</h3>").nth(1).expect("the heading");
+    let acked = page.split("<h3>Acquittées depuis le rapport au 31/03/2026 (1)</h3>").nth(1).expect("the heading");
     let acked = acked.split("</table>").next().unwrap();
     assert!(acked.contains("Dr Martin (occupational physician)") && acked.contains("lens &lt;protection&gt; reviewed"));
     let open = sql_count(

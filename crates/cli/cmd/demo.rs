@@ -20,6 +20,9 @@ pub struct Args {
     /// Number of workers to generate.
     #[arg(long, value_name = "N", default_value_t = 200)]
     pub workers: usize,
+    /// Language of the report: `fr` (the default) or `en`.
+    #[arg(long, env = "ALARA_LANG", value_name = "fr|en", default_value = "fr", value_parser = super::report::parse_lang)]
+    pub lang: alara_report::i18n::Lang,
 }
 
 /// Runs the command.
@@ -68,7 +71,7 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
     let as_of = opts.end.pred_opt().unwrap_or(opts.end);
     let out = args.dir.join("report");
     let options = SessionOptions { queries_dir: None, config: config.limits.clone() };
-    let outcome = rt.block_on(super::report::write_report(&lake, &options, as_of, None, &out))?;
+    let outcome = rt.block_on(super::report::write_report(&lake, &options, as_of, None, args.lang, &out))?;
     let c = &outcome.summary.counts;
     println!(
         "    as of {as_of}: {} workers over a limit, {} declaration (ESR) candidates, {} workers needing attention",

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use alara_detect::SessionOptions;
 use alara_detect::gather::{DETECTIONS, gather};
 use alara_lake::AsOf;
+use alara_report::i18n::Lang;
 use alara_report::{BaselinePlan, Inputs};
 use anyhow::Context;
 use chrono::NaiveDate;
@@ -35,9 +36,18 @@ pub struct Args {
     /// Read view definitions from this directory instead of the built-in queries/.
     #[arg(long, value_name = "DIR")]
     pub queries: Option<PathBuf>,
+    /// Language of report.html: `fr` (the default) or `en`. The CSV files and summary.json are
+    /// the same in both.
+    #[arg(long, env = "ALARA_LANG", value_name = "fr|en", default_value = "fr", value_parser = parse_lang)]
+    pub lang: Lang,
     /// Which state of the lake to read (default: the latest).
     #[command(flatten)]
     pub lake_at: super::sql::LakeAt,
+}
+
+/// `fr` or `en`, for clap.
+pub fn parse_lang(s: &str) -> Result<Lang, String> {
+    Lang::parse(s).ok_or_else(|| format!("unknown language `{s}`: fr or en"))
 }
 
 /// Runs the command.
@@ -55,7 +65,8 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
     }
     let options = SessionOptions { queries_dir: args.queries.clone(), config: config.limits.clone() };
     let rt = super::runtime()?;
-    let outcome = rt.block_on(write_report_at(&lake, &options, &lake_at, args.as_of, args.since, &args.out))?;
+    let outcome =
+        rt.block_on(write_report_at(&lake, &options, &lake_at, args.as_of, args.since, args.lang, &args.out))?;
     let c = &outcome.summary.counts;
     println!(
         "as of {}: {} workers over a limit, {} ESR candidates, {} new findings, {} workers needing attention",
@@ -85,9 +96,10 @@ pub async fn write_report(
     options: &SessionOptions,
     as_of: NaiveDate,
     since: Option<NaiveDate>,
+    lang: Lang,
     out: &Path,
 ) -> anyhow::Result<Outcome> {
-    write_report_at(lake, options, &AsOf::Latest, as_of, since, out).await
+    write_report_at(lake, options, &AsOf::Latest, as_of, since, lang, out).await
 }
 
 /// Gathers, renders and writes a report over the lake as it was at `lake_at`.
@@ -97,6 +109,7 @@ pub async fn write_report_at(
     lake_at: &AsOf,
     as_of: NaiveDate,
     since: Option<NaiveDate>,
+    lang: Lang,
     out: &Path,
 ) -> anyhow::Result<Outcome> {
     let gathered = gather(lake, options, lake_at, as_of, None).await.context("gathering the report's data")?;
@@ -130,6 +143,7 @@ pub async fn write_report_at(
         unavailable,
         baseline,
         generator: format!("alara {}", env!("CARGO_PKG_VERSION")),
+        lang,
     };
     let report = alara_report::build(&inputs);
     let page = report.write(out).with_context(|| format!("writing the report into {}", out.display()))?;

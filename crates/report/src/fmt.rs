@@ -1,4 +1,5 @@
-//! Stable text forms: HTML escaping, numbers with a fixed number of decimals, ISO dates.
+//! Stable text forms: HTML escaping, numbers with a fixed number of decimals, ISO dates (the
+//! language-free forms; French ones are in [`crate::i18n`]).
 //!
 //! Every number that reaches the output goes through here, so two runs over the same lake print
 //! the same bytes even when a parallel SQL sum differs in its last binary digit.
@@ -59,31 +60,6 @@ pub fn date_of(micros: i64) -> Option<NaiveDate> {
 /// Midnight UTC of a date, in microseconds.
 pub fn midnight(d: NaiveDate) -> i64 {
     d.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp_micros()).unwrap_or_default()
-}
-
-/// `Jun 2025`.
-pub fn month_label(d: NaiveDate) -> String {
-    d.format("%b %Y").to_string()
-}
-
-/// The readable name of a quantity.
-pub fn quantity_name(q: &str) -> &'static str {
-    match q {
-        "Hp10" => "Whole body Hp(10)",
-        "Hp3" => "Eye lens Hp(3)",
-        "Hp007" => "Extremities/skin Hp(0.07)",
-        _ => "Other quantity",
-    }
-}
-
-/// The short name of a quantity.
-pub fn quantity_short(q: &str) -> String {
-    match q {
-        "Hp10" => "Hp(10)".into(),
-        "Hp3" => "Hp(3)".into(),
-        "Hp007" => "Hp(0.07)".into(),
-        other => other.to_string(),
-    }
 }
 
 /// An id usable in an HTML `id` attribute and URL fragment: ASCII letters, digits, `-` and

@@ -17,11 +17,13 @@
 //!
 //! Layout: [`table`] (query results as rows, and CSV), [`model`] (findings, who needs
 //! attention, dose series, compliance), [`svg`] (charts), `html` (the page, its style sheet in
-//! `report.css`), [`summary`] (JSON and baselines), [`fmt`] (stable text forms).
+//! `report.css`), [`summary`] (JSON and baselines), [`fmt`] (stable text forms), [`i18n`] (French, the
+//! default, and English).
 #![deny(missing_docs)]
 
 pub mod fmt;
 mod html;
+pub mod i18n;
 pub mod model;
 pub mod summary;
 pub mod svg;
@@ -102,6 +104,8 @@ pub struct Inputs {
     pub baseline: Option<Baseline>,
     /// Version string printed in the footer (`alara 0.1.0`).
     pub generator: String,
+    /// The language of the page (French by default); the CSV and JSON files do not change with it.
+    pub lang: i18n::Lang,
 }
 
 /// A rendered report, not yet written.
@@ -118,6 +122,8 @@ pub struct Report {
 /// Everything the page is built from.
 pub(crate) struct Ctx<'a> {
     pub inputs: &'a Inputs,
+    /// The page's language (`inputs.lang`).
+    pub lang: i18n::Lang,
     /// The tables, sorted and cut at the as-of date.
     pub tables: BTreeMap<String, Table>,
     pub bounds: Bounds,
@@ -255,6 +261,7 @@ pub fn build(inputs: &Inputs) -> Report {
 
     let ctx = Ctx {
         inputs,
+        lang: inputs.lang,
         tables: tables.clone(),
         bounds,
         findings,

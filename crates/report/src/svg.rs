@@ -9,7 +9,8 @@ use std::fmt::Write as _;
 
 use chrono::NaiveDate;
 
-use crate::fmt::{esc, msv};
+use crate::fmt::esc;
+use crate::i18n::Lang;
 use crate::model::Point;
 
 /// A coordinate with one decimal.
@@ -39,8 +40,8 @@ fn ticks(max: f64) -> Vec<f64> {
     (0..=n).map(|i| i as f64 * step).collect()
 }
 
-fn tick_label(v: f64) -> String {
-    if v == v.trunc() { format!("{}", v as i64) } else { format!("{v}") }
+fn tick_label(lang: Lang, v: f64) -> String {
+    if v == v.trunc() { format!("{}", v as i64) } else { lang.plain(v) }
 }
 
 /// A horizontal reference line on a chart.
@@ -58,6 +59,7 @@ pub struct RefLine {
 /// monthly doses as bars, the rolling sum as a line, reference lines dashed, the flagged window
 /// shaded, months whose badge has no result marked under the axis.
 pub fn rolling_chart(
+    lang: Lang,
     points: &[Point],
     lines: &[RefLine],
     window: Option<(NaiveDate, NaiveDate)>,
@@ -107,7 +109,7 @@ pub fn rolling_chart(
             c(w - right),
             c(left - 6.0),
             c(y(t) + 4.0),
-            tick_label(t),
+            tick_label(lang, t),
             y = c(y(t))
         );
     }
@@ -151,7 +153,7 @@ pub fn rolling_chart(
                 r#"<text class="c-tick" x="{}" y="{}" text-anchor="middle">{}</text>"#,
                 c(x(i)),
                 c(top + ph + 24.0),
-                esc(&p.month.format("%b %y").to_string())
+                esc(&lang.month_short(p.month))
             );
         }
     }
@@ -208,11 +210,13 @@ pub fn rolling_chart(
         };
         let _ = write!(
             s,
-            r#"<circle class="{class}" cx="{}" cy="{}" r="3.2"><title>{}: {} mSv over 12 months</title></circle>"#,
+            r#"<circle class="{class}" cx="{}" cy="{}" r="3.2"><title>{}{} {} mSv {}</title></circle>"#,
             c(x(i)),
             c(y(p.rolling)),
-            esc(&p.month.format("%B %Y").to_string()),
-            msv(p.rolling)
+            esc(&lang.month_year(p.month)),
+            lang.pick(" :", ":"),
+            lang.msv(p.rolling),
+            lang.pick("sur 12 mois", "over 12 months")
         );
     }
     // Value of the highest point.
@@ -226,7 +230,7 @@ pub fn rolling_chart(
             r#"<text class="c-peak" x="{}" y="{}" text-anchor="{anchor}">{}</text>"#,
             c(x(i)),
             c((y(p.rolling) - 8.0).max(top + 10.0)),
-            msv(p.rolling)
+            lang.msv(p.rolling)
         );
     }
     s.push_str("</svg>");
@@ -246,7 +250,7 @@ pub fn quantile(sorted: &[f64], q: f64) -> f64 {
 
 /// Horizontal box plots with every worker as a dot, one row per group (a role), sharing one
 /// dose axis; reference lines dashed.
-pub fn distribution_chart(rows: &[(String, Vec<f64>)], lines: &[RefLine], description: &str) -> String {
+pub fn distribution_chart(lang: Lang, rows: &[(String, Vec<f64>)], lines: &[RefLine], description: &str) -> String {
     let row_h = 30.0;
     let (left, right, top, bottom) = (130.0, 46.0, 10.0, 34.0);
     let w = 640.0;
@@ -271,15 +275,16 @@ pub fn distribution_chart(rows: &[(String, Vec<f64>)], lines: &[RefLine], descri
             c(top),
             c(base),
             c(base + 16.0),
-            tick_label(t),
+            tick_label(lang, t),
             x = c(x(t))
         );
     }
     let _ = write!(
         s,
-        r#"<text class="c-axis" x="{}" y="{}" text-anchor="middle">mSv over the last 12 months</text>"#,
+        r#"<text class="c-axis" x="{}" y="{}" text-anchor="middle">{}</text>"#,
         c(left + pw / 2.0),
-        c(base + 30.0)
+        c(base + 30.0),
+        lang.pick("mSv sur les 12 derniers mois", "mSv over the last 12 months")
     );
     for l in lines.iter().filter(|l| l.value <= xmax) {
         let _ = write!(
@@ -375,7 +380,7 @@ mod tests {
             })
             .collect();
         let lines = [RefLine { value: 20.0, label: "limit 20 mSv".into(), class: "limit" }];
-        let s = rolling_chart(&pts, &lines, None, None, "W1 <eye>");
+        let s = rolling_chart(Lang::En, &pts, &lines, None, None, "W1 <eye>");
         assert!(s.starts_with("<svg") && s.ends_with("</svg>"));
         assert!(s.contains("W1 &lt;eye&gt;"));
         assert_eq!(s.matches("<circle").count(), s.matches("</circle>").count());

@@ -2,36 +2,10 @@
 //! one language never leaks words of the other. Data (worker ids, evidence written by the
 //! detection views, departments) are shown as they are.
 
-use alara_report::model::{Finding, Kind, Severity};
+use alara_report::model::{Finding, Kind, Severity, SeverityText as _};
 
-/// A language.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Lang {
-    /// Français.
-    #[default]
-    Fr,
-    /// English.
-    En,
-}
-
-impl Lang {
-    /// Parses `fr` or `en`.
-    pub fn parse(s: &str) -> Option<Lang> {
-        match s {
-            "fr" => Some(Lang::Fr),
-            "en" => Some(Lang::En),
-            _ => None,
-        }
-    }
-
-    /// The ISO code.
-    pub fn code(self) -> &'static str {
-        match self {
-            Lang::Fr => "fr",
-            Lang::En => "en",
-        }
-    }
-}
+/// The languages, shared with the report (`alara report --lang`).
+pub use alara_report::i18n::Lang;
 
 /// Translations for one language, as the templates use them (`tr.t("key")`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -43,39 +17,29 @@ impl Tr {
         self.0.code()
     }
 
-    /// The string of `key`; the key itself when the catalog lacks it (a test checks it never
-    /// does for the keys the code uses).
+    /// The string of `key`, from the pages' catalog or the domain's vocabulary shared with the
+    /// report; the key itself when neither has it (a test checks it never happens for the keys
+    /// the code uses).
     pub fn t<'a>(&self, key: &'a str) -> &'a str {
         match lookup(key) {
-            Some((fr, en)) => match self.0 {
-                Lang::Fr => fr,
-                Lang::En => en,
-            },
+            Some((fr, en)) => self.0.pick(fr, en),
             None => key,
         }
     }
 
     /// A number with the language's decimal separator.
     pub fn num(&self, v: f64, decimals: usize) -> String {
-        let s = format!("{v:.decimals$}");
-        match self.0 {
-            Lang::Fr => s.replace('.', ","),
-            Lang::En => s,
-        }
+        self.0.num(v, decimals)
     }
 
     /// A dose in mSv, 2 decimals.
     pub fn msv(&self, v: f64) -> String {
-        format!("{} mSv", self.num(v, 2))
+        format!("{} mSv", self.0.msv(v))
     }
 
     /// The severity label.
     pub fn severity(&self, s: Severity) -> &'static str {
-        self.t(match s {
-            Severity::Act => "sev.act",
-            Severity::Soon => "sev.soon",
-            Severity::Check => "sev.check",
-        })
+        s.label(self.0)
     }
 
     /// What a finding is, in words.
@@ -84,14 +48,14 @@ impl Tr {
             (Kind::Overexposure, l) => self.level(l).to_string(),
             (_, s) => self.signal(s).to_string(),
         };
+        let colon = self.0.pick(" : ", ": ");
         match (&f.quantity, &f.body_site) {
             (Some(q), Some(site)) if q != "Hp10" && !site.is_empty() && site != "whole_body" => {
-                format!("{} ({}) : {what}", self.quantity(q), site.replace('/', " "))
+                format!("{} ({}){colon}{what}", self.quantity(q), self.0.site(site))
             }
-            (Some(q), _) => format!("{} : {what}", self.quantity(q)),
+            (Some(q), _) => format!("{}{colon}{what}", self.quantity(q)),
             (None, _) => what,
         }
-        .replace(" : ", if self.0 == Lang::Fr { " : " } else { ": " })
     }
 
     /// The numbers of a finding: dose, against what.
@@ -106,65 +70,26 @@ impl Tr {
 
     /// An overexposure level.
     pub fn level<'a>(&self, level: &'a str) -> &'a str {
-        match level {
-            "limit" | "esr" | "investigation" | "pregnancy" | "pregnancy_warning" | "projected" | "classification"
-            | "lens_estimate" | "alarm" => self.t(level_key(level)),
-            other => other,
-        }
+        self.0.level(level)
     }
 
     /// A missing-badge or heterogeneity signal.
     pub fn signal<'a>(&self, signal: &'a str) -> &'a str {
-        match lookup_signal(signal) {
-            Some(k) => self.t(k),
-            None => signal,
-        }
+        self.0.signal(signal)
     }
 
     /// A quantity's name.
     pub fn quantity<'a>(&self, q: &'a str) -> &'a str {
-        match q {
-            "Hp10" => self.t("q.hp10"),
-            "Hp3" => self.t("q.hp3"),
-            "Hp007" => self.t("q.hp007"),
-            other => other,
-        }
+        self.0.quantity(q)
     }
 }
 
-fn level_key(level: &str) -> &'static str {
-    match level {
-        "limit" => "level.limit",
-        "esr" => "level.esr",
-        "investigation" => "level.investigation",
-        "pregnancy" => "level.pregnancy",
-        "pregnancy_warning" => "level.pregnancy_warning",
-        "projected" => "level.projected",
-        "classification" => "level.classification",
-        "lens_estimate" => "level.lens_estimate",
-        _ => "level.alarm",
-    }
-}
-
-fn lookup_signal(signal: &str) -> Option<&'static str> {
-    Some(match signal {
-        "not_returned" => "sig.not_returned",
-        "zero_while_peers_exposed" => "sig.zero_while_peers_exposed",
-        "procedure_without_dosimeter" => "sig.procedure_without_dosimeter",
-        "no_lens_dosimeter" => "sig.no_lens_dosimeter",
-        "no_extremity_dosimeter" => "sig.no_extremity_dosimeter",
-        "peer_outlier" => "sig.peer_outlier",
-        "passive_operational_mismatch" => "sig.passive_operational_mismatch",
-        _ => return None,
-    })
-}
-
-/// The catalog: key → (français, English).
+/// The pages' catalog, then the domain's vocabulary: key → (français, English).
 fn lookup(key: &str) -> Option<(&'static str, &'static str)> {
-    CATALOG.iter().find(|(k, _, _)| *k == key).map(|(_, fr, en)| (*fr, *en))
+    CATALOG.iter().find(|(k, _, _)| *k == key).map(|(_, fr, en)| (*fr, *en)).or_else(|| alara_report::i18n::lookup(key))
 }
 
-/// Every string of the pages.
+/// Every string of the pages but the domain's words (`alara_report::i18n::VOCABULARY`).
 pub const CATALOG: &[(&str, &str, &str)] = &[
     ("nav.today", "Aujourd'hui", "Today"),
     ("nav.alerts", "Alertes", "Alerts"),
@@ -222,48 +147,6 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
     ("today.attention_count", "travailleurs à voir", "workers needing attention"),
     ("today.open_alerts", "alertes ouvertes", "open alerts"),
     ("today.findings", "constats ouverts", "open findings"),
-    ("sev.act", "Agir aujourd'hui", "Act today"),
-    ("sev.soon", "Cette semaine", "This week"),
-    ("sev.check", "À vérifier", "Check"),
-    ("level.limit", "au-delà de la limite annuelle", "over the annual limit"),
-    ("level.esr", "résultat ≥ ¼ de la limite (critère ESR)", "single result ≥ ¼ of the limit (ESR criterion)"),
-    ("level.investigation", "au-delà du niveau d'investigation", "above the investigation level"),
-    ("level.pregnancy", "dose depuis la déclaration de grossesse > 1 mSv", "dose since the declared pregnancy > 1 mSv"),
-    (
-        "level.pregnancy_warning",
-        "dose depuis la déclaration de grossesse à la moitié de la limite (alerte précoce)",
-        "dose since the declared pregnancy at half the limit (early warning)",
-    ),
-    (
-        "level.projected",
-        "dépassement de la limite projeté sous 12 mois",
-        "projected to exceed the limit within 12 months",
-    ),
-    ("level.classification", "dose au-delà de ce que permet la catégorie", "dose above what the category allows"),
-    ("level.lens_estimate", "cristallin estimé au-delà du niveau", "estimated eye-lens dose above the level"),
-    ("level.alarm", "alarme du dosimètre opérationnel", "operational dosimeter alarm"),
-    ("sig.not_returned", "dosimètre non retourné, perdu ou endommagé", "badge not returned, lost or damaged"),
-    (
-        "sig.zero_while_peers_exposed",
-        "résultats nuls répétés alors que les pairs sont exposés",
-        "repeated zero results while peers are exposed",
-    ),
-    (
-        "sig.procedure_without_dosimeter",
-        "présent en procédure sans dosimètre opérationnel",
-        "at procedures without an operational dosimeter",
-    ),
-    ("sig.no_lens_dosimeter", "pas de dosimètre cristallin", "no eye-lens dosimeter"),
-    ("sig.no_extremity_dosimeter", "pas de dosimètre d'extrémités", "no extremity dosimeter"),
-    ("sig.peer_outlier", "dose par acte éloignée des pairs", "dose per workload far from peers"),
-    (
-        "sig.passive_operational_mismatch",
-        "dosimètres passif et opérationnel en désaccord",
-        "passive and operational dosimeters disagree",
-    ),
-    ("q.hp10", "Corps entier Hp(10)", "Whole body Hp(10)"),
-    ("q.hp3", "Cristallin Hp(3)", "Eye lens Hp(3)"),
-    ("q.hp007", "Extrémités Hp(0,07)", "Extremities Hp(0.07)"),
     ("alerts.title", "Alertes", "Alerts"),
     (
         "alerts.lead",
@@ -316,9 +199,6 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
     ("col.band", "Appréciation", "Band"),
     ("col.date", "Date", "Date"),
     ("col.files", "Fichiers", "Files"),
-    ("band.satisfactory", "satisfaisant", "satisfactory"),
-    ("band.progress", "à améliorer", "room for progress"),
-    ("band.priority", "prioritaire", "priority"),
     ("findings.title", "Constats", "Findings"),
     (
         "findings.lead",

@@ -13,12 +13,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
-use ureq::tls::{RootCerts, TlsConfig, TlsProvider};
 
 use super::Notifier;
+use crate::Result;
 use crate::alert::{Alert, Delivery, Level, Rule};
 use crate::outbox::History;
-use crate::{Error, Result};
 
 /// How long after an acknowledgement [`sync`] keeps sending the ended alert (so a receiver
 /// that was down still learns it ended).
@@ -81,19 +80,9 @@ impl AlertmanagerNotifier {
     /// A notifier for the Alertmanager at `url` (`http://host:9093`), each POST bounded by
     /// `timeout`.
     pub fn new(url: &str, timeout: Duration) -> Result<AlertmanagerNotifier> {
-        let lower = url.to_ascii_lowercase();
-        if !(lower.starts_with("http://") || lower.starts_with("https://")) {
-            return Err(Error::Config(format!("alertmanager url '{url}' must start with https:// or http://")));
-        }
-        let tls = TlsConfig::builder().provider(TlsProvider::NativeTls).root_certs(RootCerts::PlatformVerifier).build();
-        let config = ureq::Agent::config_builder()
-            .timeout_global(Some(timeout))
-            .tls_config(tls)
-            .http_status_as_error(false)
-            .build();
         Ok(AlertmanagerNotifier {
             endpoint: format!("{}/api/v2/alerts", url.trim_end_matches('/')),
-            agent: config.into(),
+            agent: super::http_agent("alertmanager", url, timeout)?,
         })
     }
 

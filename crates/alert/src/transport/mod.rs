@@ -23,6 +23,21 @@ use crate::alert::{Alert, Delivery, Level};
 use crate::config::{HookConfig, HookKind};
 use crate::{Error, Result};
 
+/// The HTTP client of the hooks that POST (webhook, Alertmanager): `url` must be http(s); TLS
+/// through the system's OpenSSL, verified against the system's trusted roots; one timeout for
+/// the whole request. A receiver's status is the caller's success criterion, not an error.
+pub(crate) fn http_agent(kind: &str, url: &str, timeout: std::time::Duration) -> Result<ureq::Agent> {
+    use ureq::tls::{RootCerts, TlsConfig, TlsProvider};
+    let lower = url.to_ascii_lowercase();
+    if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+        return Err(Error::Config(format!("{kind} url '{url}' must start with https:// or http://")));
+    }
+    let tls = TlsConfig::builder().provider(TlsProvider::NativeTls).root_certs(RootCerts::PlatformVerifier).build();
+    let config =
+        ureq::Agent::config_builder().timeout_global(Some(timeout)).tls_config(tls).http_status_as_error(false).build();
+    Ok(config.into())
+}
+
 /// Something that takes deliveries.
 pub trait Notifier: Send {
     /// One attempt to deliver. `body` is `delivery` as JSON. An error says, in words, why it

@@ -10,11 +10,10 @@ use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use ureq::tls::{RootCerts, TlsConfig, TlsProvider};
 
 use super::Notifier;
+use crate::Result;
 use crate::alert::Delivery;
-use crate::{Error, Result};
 
 /// The signature header.
 pub const SIGNATURE_HEADER: &str = "X-Alara-Signature";
@@ -37,19 +36,8 @@ pub struct WebhookNotifier {
 impl WebhookNotifier {
     /// A notifier posting to `url`, each attempt bounded by `timeout`.
     pub fn new(url: &str, secret: Vec<u8>, timeout: Duration) -> Result<WebhookNotifier> {
-        let lower = url.to_ascii_lowercase();
-        if !(lower.starts_with("http://") || lower.starts_with("https://")) {
-            return Err(Error::Config(format!("webhook url '{url}' must start with https:// or http://")));
-        }
-        // TLS through the system's OpenSSL, verified against the system's trusted roots.
-        let tls = TlsConfig::builder().provider(TlsProvider::NativeTls).root_certs(RootCerts::PlatformVerifier).build();
-        let config = ureq::Agent::config_builder()
-            .timeout_global(Some(timeout))
-            .tls_config(tls)
-            // A receiver's status is our success criterion, read below; not an error type.
-            .http_status_as_error(false)
-            .build();
-        Ok(WebhookNotifier { url: url.to_string(), secret, agent: config.into() })
+        let agent = super::http_agent("webhook", url, timeout)?;
+        Ok(WebhookNotifier { url: url.to_string(), secret, agent })
     }
 }
 

@@ -2,11 +2,8 @@
 
 use super::*;
 
-pub(super) fn long_date(d: NaiveDate) -> String {
-    d.format("%-d %B %Y").to_string()
-}
-
 pub(super) fn header(o: &mut String, ctx: &Ctx) {
+    let lang = ctx.lang;
     let c = &ctx.counts;
     let as_of = ctx.inputs.as_of;
     let overview = ctx
@@ -14,27 +11,47 @@ pub(super) fn header(o: &mut String, ctx: &Ctx) {
         .and_then(|t| t.iter().next().map(|r| (r.int("departments"), r.time("first_period_start"))));
     let _ = write!(
         o,
-        r#"<header class="top"><div class="brand">alara · occupational radiation dosimetry</div><h1>Dosimetry report as of {}</h1>"#,
-        esc(&long_date(as_of))
+        r#"<header class="top"><div class="brand">{}</div><h1>{} {}</h1>"#,
+        lang.pick("alara · dosimétrie des travailleurs exposés", "alara · occupational radiation dosimetry"),
+        lang.pick("Rapport de dosimétrie au", "Dosimetry report as of"),
+        esc(&lang.long_date(as_of))
     );
-    let mut sub = vec![format!("Wearing periods ended by {}", as_of.format("%Y-%m-%d"))];
-    sub.push(format!("{} workers monitored", c.workers_monitored));
+    let day = lang.date(as_of);
+    let mut sub = vec![match lang {
+        Lang::Fr => format!("Périodes de port terminées au {day}"),
+        Lang::En => format!("Wearing periods ended by {day}"),
+    }];
+    sub.push(format!("{} {}", c.workers_monitored, lang.pick("travailleurs suivis", "workers monitored")));
     if let Some((Some(d), first)) = overview {
-        let since = first.map(|f| format!(", records since {}", iso_date(f))).unwrap_or_default();
-        sub.push(format!("{d} departments{since}"));
+        let since = first
+            .map(|f| format!(", {} {}", lang.pick("données depuis le", "records since"), lang.day(f)))
+            .unwrap_or_default();
+        sub.push(format!("{d} {}{since}", lang.pick("services", "departments")));
     }
-    sub.push(match &ctx.inputs.baseline {
-        Some(b) if b.source == "--since" => format!("“new” = not in a report as of {} (--since)", b.as_of),
-        Some(b) => format!("“new” = not in the previous report (as of {})", b.as_of),
-        None => "first report: every finding counts as new".to_string(),
+    sub.push(match (&ctx.inputs.baseline, lang) {
+        (Some(b), Lang::Fr) if b.source == "--since" => {
+            format!("« nouveau » = absent d'un rapport au {} (--since)", lang.date(b.as_of))
+        }
+        (Some(b), Lang::En) if b.source == "--since" => format!("“new” = not in a report as of {} (--since)", b.as_of),
+        (Some(b), Lang::Fr) => format!("« nouveau » = absent du rapport précédent (au {})", lang.date(b.as_of)),
+        (Some(b), Lang::En) => format!("“new” = not in the previous report (as of {})", b.as_of),
+        (None, _) => lang
+            .pick("premier rapport : chaque constat compte comme nouveau", "first report: every finding counts as new")
+            .to_string(),
     });
     let _ = write!(o, r#"<p class="sub">{}</p>"#, esc(&sub.join(" · ")));
     if c.workers_monitored == 0 {
-        let _ = write!(
-            o,
-            r#"<p class="warn"><strong>No dose result in the lake for wearing periods ended by {}.</strong> This report cannot say whether anyone is overexposed: check that results are being ingested (<code>alara ingest</code>) and the report date.</p>"#,
-            as_of.format("%Y-%m-%d")
-        );
+        let _ = match lang {
+            Lang::Fr => write!(
+                o,
+                r#"<p class="warn"><strong>Aucun résultat de dose dans le lac pour les périodes de port terminées au {day}.</strong> Ce rapport ne peut pas dire si quelqu'un est surexposé : vérifiez que les résultats sont bien intégrés (<code>alara ingest</code>) et la date du rapport.</p>"#
+            ),
+            Lang::En => write!(
+                o,
+                r#"<p class="warn"><strong>No dose result in the lake for wearing periods ended by {}.</strong> This report cannot say whether anyone is overexposed: check that results are being ingested (<code>alara ingest</code>) and the report date.</p>"#,
+                as_of.format("%Y-%m-%d")
+            ),
+        };
     }
 
     let projected: BTreeSet<&str> = ctx
@@ -52,65 +69,97 @@ pub(super) fn header(o: &mut String, ctx: &Ctx) {
         );
     };
     o.push_str(r#"<div class="kpis">"#);
-    kpi(o, c.workers_over_limit, "workers over a dose limit", "attention", "act");
-    kpi(o, c.esr_candidates, "ESR candidates to declare", "overexposure", "act");
+    let l = |fr: &'static str, en: &'static str| lang.pick(fr, en);
+    kpi(
+        o,
+        c.workers_over_limit,
+        l("travailleurs au-delà d'une limite de dose", "workers over a dose limit"),
+        "attention",
+        "act",
+    );
+    kpi(o, c.esr_candidates, l("ESR à instruire (déclaration)", "ESR candidates to declare"), "overexposure", "act");
     let new_label = if ctx.inputs.baseline.is_some() {
-        "new findings since the last report"
+        l("nouveaux constats depuis le dernier rapport", "new findings since the last report")
     } else {
-        "findings (first report: all new)"
+        l("constats (premier rapport : tous nouveaux)", "findings (first report: all new)")
     };
     kpi(o, c.new_findings, new_label, "attention", "info");
-    kpi(o, projected.len() as u64, "workers projected to exceed", "overexposure", "soon");
-    kpi(o, c.workers_needing_attention, "workers needing attention", "attention", "info");
-    kpi(o, c.badges_not_returned, "badges not returned (12 months)", "badges", "soon");
-    kpi(o, c.missing_results, "results missing after 20 days", "quality", "soon");
-    kpi(o, c.open_alerts, "open alerts", "alerts", "soon");
+    kpi(
+        o,
+        projected.len() as u64,
+        l("travailleurs en voie de dépasser", "workers projected to exceed"),
+        "overexposure",
+        "soon",
+    );
+    kpi(o, c.workers_needing_attention, l("travailleurs à voir", "workers needing attention"), "attention", "info");
+    kpi(
+        o,
+        c.badges_not_returned,
+        l("dosimètres non retournés (12 mois)", "badges not returned (12 months)"),
+        "badges",
+        "soon",
+    );
+    kpi(
+        o,
+        c.missing_results,
+        l("résultats manquants après 20 jours", "results missing after 20 days"),
+        "quality",
+        "soon",
+    );
+    kpi(o, c.open_alerts, l("alertes ouvertes", "open alerts"), "alerts", "soon");
     o.push_str("</div></header>");
 }
 
-pub(super) fn finding_line(f: &Finding) -> String {
-    let mut s = format!("<strong>{}</strong>", esc(&f.title()));
-    let numbers = f.numbers();
+pub(super) fn finding_line(lang: Lang, f: &Finding) -> String {
+    let mut s = format!("<strong>{}</strong>", esc(&f.title(lang)));
+    let numbers = f.numbers(lang);
     if !numbers.is_empty() {
         let _ = write!(s, " — {}", esc(&numbers));
     }
-    let period = f.period();
+    let period = f.period(lang);
     if !period.is_empty() {
         let _ = write!(s, r#" <span class="muted nowrap">({})</span>"#, esc(&period));
     }
     if f.new {
         s.push(' ');
-        s.push_str(&pill("new", "NEW"));
+        s.push_str(&new_pill(lang, true));
     }
     s
 }
 
-pub(super) fn line_html(l: &model::Line) -> String {
+pub(super) fn line_html(lang: Lang, l: &model::Line) -> String {
     let f = &l.lead;
-    let mut s = finding_line(f);
+    let mut s = finding_line(lang, f);
     if f.kind == Kind::Overexposure {
+        let lead = lang.level_short(&f.level);
         let others: Vec<&str> =
-            l.all.iter().skip(1).map(|o| level_label(&o.level)).filter(|x| *x != level_label(&f.level)).collect();
+            l.all.iter().skip(1).map(|o| lang.level_short(&o.level)).filter(|x| *x != lead).collect();
         if !others.is_empty() {
-            let _ = write!(s, r#" <span class="muted small">· also {}</span>"#, esc(&others.join(", ")));
+            let also = lang.pick("aussi", "also");
+            let _ = write!(s, r#" <span class="muted small">· {also} {}</span>"#, esc(&others.join(", ")));
         }
     } else if l.all.len() > 1 {
         let new = l.all.iter().filter(|x| x.new).count();
+        let periods = lang.pick("périodes", "periods");
         let _ = write!(
             s,
-            r#" <span class="muted small">· {} periods{}</span>"#,
+            r#" <span class="muted small">· {} {periods}{}</span>"#,
             l.all.len(),
-            if new > 0 && new < l.all.len() { format!(", {new} new") } else { String::new() }
+            if new > 0 && new < l.all.len() {
+                format!(", {new} {}", lang.pick("nouvelles", "new"))
+            } else {
+                String::new()
+            }
         );
     }
     s
 }
 
-pub(super) fn actions(lines: &[model::Line], n: usize) -> String {
+pub(super) fn actions(lang: Lang, lines: &[model::Line], n: usize) -> String {
     let mut actions: Vec<&str> = Vec::new();
     for l in lines {
-        if !actions.contains(&l.lead.action()) {
-            actions.push(l.lead.action());
+        if !actions.contains(&l.lead.action(lang)) {
+            actions.push(l.lead.action(lang));
         }
     }
     let todo: Vec<String> = actions.iter().take(n).map(|a| esc(a)).collect();
@@ -122,56 +171,115 @@ pub(super) fn who(ctx: &Ctx, w: &str) -> String {
 }
 
 pub(super) fn attention(o: &mut String, ctx: &Ctx) {
-    o.push_str(r#"<section id="attention" class="attention"><h2>Needs attention today</h2>"#);
+    let lang = ctx.lang;
+    let _ = write!(
+        o,
+        r#"<section id="attention" class="attention"><h2>{}</h2>"#,
+        lang.pick("À traiter aujourd'hui", "Needs attention today")
+    );
     let views = ["overexposure", "missing_badge", "unexplained_heterogeneity"];
     let missing: Vec<&str> = views.iter().copied().filter(|v| ctx.inputs.unavailable.contains_key(*v)).collect();
     if !missing.is_empty() {
         let _ = write!(
             o,
-            r#"<p class="warn">Detections not available in this lake: {}. Workers below are those the available detections found.</p>"#,
-            esc(&missing.join(", "))
+            r#"<p class="warn">{} {}. {}</p>"#,
+            lang.pick("Détections indisponibles dans ce lac :", "Detections not available in this lake:"),
+            esc(&missing.join(", ")),
+            lang.pick(
+                "Les travailleurs ci-dessous sont ceux que les détections disponibles ont trouvés.",
+                "Workers below are those the available detections found."
+            )
         );
     }
     let urgent: Vec<&model::Attention> = ctx.attention.iter().filter(|a| a.severity != Severity::Check).collect();
     let check: Vec<&model::Attention> = ctx.attention.iter().filter(|a| a.severity == Severity::Check).collect();
     if urgent.is_empty() && ctx.counts.workers_monitored == 0 {
-        o.push_str(r#"<p class="warn">No dose result to check: the lake holds none for this period.</p>"#);
-    } else if urgent.is_empty() && missing.contains(&"overexposure") {
-        o.push_str(
-            r#"<p class="warn">Overexposures could not be checked: the overexposure detection is not available.</p>"#,
-        );
-    } else if urgent.is_empty() {
-        o.push_str(r#"<p class="empty">No worker is over a limit, due for a declaration, above an investigation level or heading for a limit.</p>"#);
-    } else {
         let _ = write!(
             o,
-            r#"<p class="muted small">{} workers, most urgent first. <span class="pill act">Act today</span> a limit is exceeded or a declaration is due · <span class="pill soon">This week</span> heading for a limit or above the investigation level.</p>"#,
-            urgent.len()
+            r#"<p class="warn">{}</p>"#,
+            lang.pick(
+                "Aucun résultat de dose à vérifier : le lac n'en contient aucun pour cette période.",
+                "No dose result to check: the lake holds none for this period."
+            )
         );
+    } else if urgent.is_empty() && missing.contains(&"overexposure") {
+        let _ = write!(
+            o,
+            r#"<p class="warn">{}</p>"#,
+            lang.pick(
+                "Les dépassements n'ont pas pu être vérifiés : la détection overexposure est indisponible.",
+                "Overexposures could not be checked: the overexposure detection is not available."
+            )
+        );
+    } else if urgent.is_empty() {
+        let _ = write!(
+            o,
+            r#"<p class="empty">{}</p>"#,
+            lang.pick(
+                "Aucun travailleur au-delà d'une limite, à déclarer, au-delà d'un niveau d'investigation ou en voie d'atteindre une limite.",
+                "No worker is over a limit, due for a declaration, above an investigation level or heading for a limit."
+            )
+        );
+    } else {
+        let (act, soon) = (Severity::Act.label(lang), Severity::Soon.label(lang));
+        let _ = match lang {
+            Lang::Fr => write!(
+                o,
+                r#"<p class="muted small">{} travailleurs, les plus urgents d'abord. <span class="pill act">{act}</span> une limite est dépassée ou une déclaration est due · <span class="pill soon">{soon}</span> en voie d'atteindre une limite ou au-delà du niveau d'investigation.</p>"#,
+                urgent.len()
+            ),
+            Lang::En => write!(
+                o,
+                r#"<p class="muted small">{} workers, most urgent first. <span class="pill act">{act}</span> a limit is exceeded or a declaration is due · <span class="pill soon">{soon}</span> heading for a limit or above the investigation level.</p>"#,
+                urgent.len()
+            ),
+        };
         let rows: Vec<Vec<String>> = urgent
             .iter()
             .map(|a| {
                 let lines = model::lines(&a.findings);
                 let mut why = String::from("<ul>");
                 for l in lines.iter().take(5) {
-                    let _ = write!(why, "<li>{}</li>", line_html(l));
+                    let _ = write!(why, "<li>{}</li>", line_html(lang, l));
                 }
                 if lines.len() > 5 {
                     let _ = write!(
                         why,
-                        r##"<li class="muted">{} more — <a href="#{}">see the worker</a></li>"##,
+                        r##"<li class="muted">{} {} — <a href="#{}">{}</a></li>"##,
                         lines.len() - 5,
-                        anchor("w-", &a.worker_id)
+                        lang.pick("de plus", "more"),
+                        anchor("w-", &a.worker_id),
+                        lang.pick("voir le travailleur", "see the worker")
                     );
                 }
                 why.push_str("</ul>");
-                vec![pill(a.severity.class(), a.severity.label()), who(ctx, &a.worker_id), why, actions(&lines, 2)]
+                vec![
+                    pill(a.severity.class(), a.severity.label(lang)),
+                    who(ctx, &a.worker_id),
+                    why,
+                    actions(lang, &lines, 2),
+                ]
             })
             .collect();
-        table(o, "attention-list", &[col("Priority"), col("Worker"), col("Why"), col("What to do")], &rows);
+        let cols = [
+            col(lang.pick("Priorité", "Priority")),
+            col(lang.pick("Travailleur", "Worker")),
+            col(lang.pick("Pourquoi", "Why")),
+            col(lang.pick("Que faire", "What to do")),
+        ];
+        table(o, "attention-list", &cols, &rows);
     }
     if !check.is_empty() {
-        let _ = write!(o, r#"<h3>To check: badge wearing and unexplained differences ({} workers)</h3>"#, check.len());
+        let _ = write!(
+            o,
+            r#"<h3>{} ({} {})</h3>"#,
+            lang.pick(
+                "À vérifier : port des dosimètres et écarts inexpliqués",
+                "To check: badge wearing and unexplained differences"
+            ),
+            check.len(),
+            lang.pick("travailleurs", "workers")
+        );
         let rows: Vec<Vec<String>> = check
             .iter()
             .take(MAX_ROWS)
@@ -184,26 +292,43 @@ pub(super) fn attention(o: &mut String, ctx: &Ctx) {
                         let new = l.all.iter().any(|f| f.new);
                         format!(
                             "{}{}{}{}",
-                            esc(&l.lead.title()),
+                            esc(&l.lead.title(lang)),
                             if l.all.len() > 1 { format!(" ×{}", l.all.len()) } else { String::new() },
                             latest
-                                .map(|e| format!(r#" <span class="muted small">(latest to {})</span>"#, iso_date(e)))
+                                .map(|e| format!(
+                                    r#" <span class="muted small">({} {})</span>"#,
+                                    lang.pick("dernière jusqu'au", "latest to"),
+                                    lang.day(e)
+                                ))
                                 .unwrap_or_default(),
-                            if new { format!(" {}", pill("new", "NEW")) } else { String::new() }
+                            if new { format!(" {}", new_pill(lang, true)) } else { String::new() }
                         )
                     })
                     .collect();
-                vec![who(ctx, &a.worker_id), signals.join("<br>"), actions(&lines, 2)]
+                vec![who(ctx, &a.worker_id), signals.join("<br>"), actions(lang, &lines, 2)]
             })
             .collect();
-        table(o, "check-list", &[col("Worker"), col("Signals"), col("What to do")], &rows);
+        let cols = [
+            col(lang.pick("Travailleur", "Worker")),
+            col(lang.pick("Signaux", "Signals")),
+            col(lang.pick("Que faire", "What to do")),
+        ];
+        table(o, "check-list", &cols, &rows);
         if check.len() > rows.len() {
-            let _ = write!(
-                o,
-                r#"<p class="note">Showing {} of {} workers; the rest are in summary.json.</p>"#,
-                rows.len(),
-                check.len()
-            );
+            let _ = match lang {
+                Lang::Fr => write!(
+                    o,
+                    r#"<p class="note">{} travailleurs affichés sur {} ; les autres sont dans summary.json.</p>"#,
+                    rows.len(),
+                    check.len()
+                ),
+                Lang::En => write!(
+                    o,
+                    r#"<p class="note">Showing {} of {} workers; the rest are in summary.json.</p>"#,
+                    rows.len(),
+                    check.len()
+                ),
+            };
         }
     }
     o.push_str("</section>");

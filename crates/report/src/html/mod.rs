@@ -14,7 +14,8 @@ use std::fmt::Write as _;
 use chrono::NaiveDate;
 
 use crate::Ctx;
-use crate::fmt::{anchor, date_of, esc, iso_date, msv, pct, quantity_name, quantity_short, when};
+use crate::fmt::{anchor, date_of, esc};
+use crate::i18n::Lang;
 use crate::model::{self, Band, Finding, Kind, QUANTITIES, Severity, SeverityText};
 use crate::svg::{self, RefLine};
 use crate::table::{Table, Value};
@@ -83,8 +84,8 @@ fn pill(class: &str, text: &str) -> String {
     format!(r#"<span class="pill {class}">{}</span>"#, esc(text))
 }
 
-fn new_pill(f: &Finding) -> String {
-    if f.new { pill("new", "NEW") } else { String::new() }
+fn new_pill(lang: Lang, new: bool) -> String {
+    if new { pill("new", lang.pick("NOUVEAU", "NEW")) } else { String::new() }
 }
 
 fn worker_link(ctx: &Ctx, w: &str) -> String {
@@ -95,25 +96,33 @@ fn worker_link(ctx: &Ctx, w: &str) -> String {
     }
 }
 
-fn opt_msv(v: Option<f64>) -> String {
-    v.map(msv).unwrap_or_else(|| "—".into())
+fn opt_msv(lang: Lang, v: Option<f64>) -> String {
+    v.map(|v| lang.msv(v)).unwrap_or_else(|| "—".into())
 }
 
-fn capped_note(out: &mut String, shown: usize, total: usize, csv: &str) {
+fn capped_note(out: &mut String, lang: Lang, shown: usize, total: usize, csv: &str) {
+    let csv = esc(csv);
     if total > shown {
-        let _ = write!(
-            out,
-            r#"<p class="note">Showing the first {shown} of {total} rows; all of them are in <a href="{csv}">{csv}</a>.</p>"#,
-            csv = esc(csv)
-        );
+        let _ = match lang {
+            Lang::Fr => write!(
+                out,
+                r#"<p class="note">Les {shown} premières lignes sur {total} ; toutes sont dans <a href="{csv}">{csv}</a>.</p>"#
+            ),
+            Lang::En => write!(
+                out,
+                r#"<p class="note">Showing the first {shown} of {total} rows; all of them are in <a href="{csv}">{csv}</a>.</p>"#
+            ),
+        };
     } else if total > 0 {
-        let _ = write!(out, r#"<p class="muted small">Also in <a href="{csv}">{csv}</a>.</p>"#, csv = esc(csv));
+        let also = lang.pick("Également dans", "Also in");
+        let _ = write!(out, r#"<p class="muted small">{also} <a href="{csv}">{csv}</a>.</p>"#);
     }
 }
 
 fn unavailable(out: &mut String, ctx: &Ctx, name: &str) -> bool {
     if let Some(why) = ctx.inputs.unavailable.get(name) {
-        let _ = write!(out, r#"<p class="warn">Not available: {}</p>"#, esc(why));
+        let _ =
+            write!(out, r#"<p class="warn">{} {}</p>"#, ctx.lang.pick("Indisponible :", "Not available:"), esc(why));
         true
     } else {
         false
@@ -129,12 +138,13 @@ fn person_line(ctx: &Ctx, w: &str) -> String {
     parts.join(" · ")
 }
 
-/// Renders the page.
 /// The page around the sections (`templates/page.html`). Every field is HTML already: text
 /// goes through [`esc`] before it gets here, so the template escapes nothing itself.
 #[derive(askama::Template)]
 #[template(path = "page.html", escape = "none")]
 struct Page<'a> {
+    /// French (else English): the template holds both texts.
+    fr: bool,
     generator: String,
     as_of: String,
     css: &'a str,
@@ -142,6 +152,7 @@ struct Page<'a> {
     sections: String,
 }
 
+/// Renders the page.
 pub(crate) fn render(ctx: &Ctx) -> String {
     let mut header_html = String::new();
     header(&mut header_html, ctx);
@@ -156,8 +167,9 @@ pub(crate) fn render(ctx: &Ctx) -> String {
     alerts(&mut o, ctx);
     about(&mut o, ctx);
     let page = Page {
+        fr: ctx.lang == Lang::Fr,
         generator: esc(&ctx.inputs.generator),
-        as_of: ctx.inputs.as_of.format("%Y-%m-%d").to_string(),
+        as_of: ctx.lang.date(ctx.inputs.as_of),
         css: CSS,
         header: header_html,
         sections: o,

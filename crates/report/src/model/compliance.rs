@@ -27,13 +27,13 @@ impl Band {
         }
     }
 
-    /// The band's label, as shown on its pill.
-    pub fn label(self) -> &'static str {
-        match self {
-            Band::Satisfactory => "satisfactory",
-            Band::Progress => "room for progress",
-            Band::Priority => "priority",
-        }
+    /// The band's label, as shown on its pill (the words of ASNR's inspection letters).
+    pub fn label(self, lang: crate::i18n::Lang) -> &'static str {
+        lang.t(match self {
+            Band::Satisfactory => "band.satisfactory",
+            Band::Progress => "band.progress",
+            Band::Priority => "band.priority",
+        })
     }
 
     /// CSS class.

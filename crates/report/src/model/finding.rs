@@ -3,7 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::fmt::{iso_date, msv, quantity_name};
+use crate::fmt::iso_date;
+use crate::i18n::Lang;
 use crate::table::Table;
 
 /// Where a finding comes from.
@@ -34,18 +35,18 @@ use alara_model::{FindingKind, Level};
 /// How a [`Severity`] reads on the page.
 pub trait SeverityText {
     /// Label shown on the pill.
-    fn label(self) -> &'static str;
+    fn label(self, lang: Lang) -> &'static str;
     /// CSS class of the pill.
     fn class(self) -> &'static str;
 }
 
 impl SeverityText for Severity {
-    fn label(self) -> &'static str {
-        match self {
-            Severity::Act => "Act today",
-            Severity::Soon => "This week",
-            Severity::Check => "Check",
-        }
+    fn label(self, lang: Lang) -> &'static str {
+        lang.t(match self {
+            Severity::Act => "sev.act",
+            Severity::Soon => "sev.soon",
+            Severity::Check => "sev.check",
+        })
     }
 
     fn class(self) -> &'static str {
@@ -118,148 +119,200 @@ impl Finding {
         }
     }
 
-    /// The period as `2025-06-01 → 2026-05-31`.
-    pub fn period(&self) -> String {
-        match (self.start, self.end) {
-            (Some(s), Some(e)) => format!("{} → {}", iso_date(s), iso_date(e)),
-            (Some(s), None) => format!("from {}", iso_date(s)),
-            (None, Some(e)) => format!("to {}", iso_date(e)),
-            (None, None) => String::new(),
-        }
+    /// The period as `01/06/2025 → 31/05/2026` (French) or `2025-06-01 → 2026-05-31`.
+    pub fn period(&self, lang: Lang) -> String {
+        lang.period(self.start, self.end)
     }
 
     /// Short name of what was found.
-    pub fn title(&self) -> String {
+    pub fn title(&self, lang: Lang) -> String {
         let q = match (self.quantity.as_deref(), self.body_site.as_deref()) {
             (Some(q), Some(site)) if q != "Hp10" && site != "whole_body" && !site.is_empty() => {
-                format!("{} ({})", quantity_name(q), site_label(site))
+                format!("{} ({})", lang.quantity(q), lang.site(site))
             }
-            (Some(q), _) => quantity_name(q).to_string(),
+            (Some(q), _) => lang.quantity(q).to_string(),
             (None, _) => "Dose".to_string(),
         };
-        match (self.kind, self.level.as_str()) {
-            (Kind::Overexposure, "limit") => format!("{q}: over the annual limit"),
-            (Kind::Overexposure, "esr") => format!("{q}: single result ≥ ¼ of the annual limit"),
-            (Kind::Overexposure, "investigation") => format!("{q}: above the investigation level"),
-            (Kind::Overexposure, "pregnancy") => "Dose since the declared pregnancy above 1 mSv".to_string(),
-            (Kind::Overexposure, "projected") => format!("{q}: projected to exceed the limit within 12 months"),
-            (Kind::Overexposure, "pregnancy_warning") => {
-                "Dose since the declared pregnancy at half the limit (early warning)".to_string()
+        let (fr, en): (String, String) = match (self.kind, self.level.as_str()) {
+            (Kind::Overexposure, "limit") => {
+                (format!("{q} : au-delà de la limite annuelle"), format!("{q}: over the annual limit"))
             }
-            (Kind::Overexposure, "classification") => {
-                format!("{q}: above what the worker's category allows (declaration criterion 1a)")
+            (Kind::Overexposure, "esr") => (
+                format!("{q} : un résultat ≥ ¼ de la limite annuelle"),
+                format!("{q}: single result ≥ ¼ of the annual limit"),
+            ),
+            (Kind::Overexposure, "investigation") => {
+                (format!("{q} : au-delà du niveau d'investigation"), format!("{q}: above the investigation level"))
             }
-            (Kind::Overexposure, "lens_estimate") => {
-                format!("{q}: estimated without an eye-lens dosimeter, above the investigation level")
+            (Kind::Overexposure, "pregnancy") => (
+                "Dose depuis la déclaration de grossesse au-delà de 1 mSv".into(),
+                "Dose since the declared pregnancy above 1 mSv".into(),
+            ),
+            (Kind::Overexposure, "projected") => (
+                format!("{q} : dépassement de la limite projeté sous 12 mois"),
+                format!("{q}: projected to exceed the limit within 12 months"),
+            ),
+            (Kind::Overexposure, "pregnancy_warning") => (
+                "Dose depuis la déclaration de grossesse à la moitié de la limite (alerte précoce)".into(),
+                "Dose since the declared pregnancy at half the limit (early warning)".into(),
+            ),
+            (Kind::Overexposure, "classification") => (
+                format!("{q} : au-delà de ce que permet la catégorie du travailleur (critère de déclaration 1a)"),
+                format!("{q}: above what the worker's category allows (declaration criterion 1a)"),
+            ),
+            (Kind::Overexposure, "lens_estimate") => (
+                format!("{q} : estimé sans dosimètre cristallin, au-delà du niveau d'investigation"),
+                format!("{q}: estimated without an eye-lens dosimeter, above the investigation level"),
+            ),
+            (Kind::Overexposure, other) => (format!("{q} : {other}"), format!("{q}: {other}")),
+            (Kind::MissingBadge, "not_returned") => {
+                ("Dosimètre non retourné, perdu ou endommagé".into(), "Badge not returned, lost or damaged".into())
             }
-            (Kind::Overexposure, other) => format!("{q}: {other}"),
-            (Kind::MissingBadge, "not_returned") => "Badge not returned, lost or damaged".to_string(),
-            (Kind::MissingBadge, "zero_while_peers_exposed") => {
-                "Repeated zero results while peers are exposed".to_string()
+            (Kind::MissingBadge, "zero_while_peers_exposed") => (
+                "Résultats nuls répétés alors que les pairs sont exposés".into(),
+                "Repeated zero results while peers are exposed".into(),
+            ),
+            (Kind::MissingBadge, "procedure_without_dosimeter") => (
+                "Présent en radioscopie sans dosimètre opérationnel".into(),
+                "At fluoroscopy procedures without an operational dosimeter".into(),
+            ),
+            (Kind::MissingBadge, "no_lens_dosimeter") => (
+                "L'activité appelle un dosimètre cristallin ; aucun n'est porté".into(),
+                "Workload calls for an eye-lens dosimeter; none worn".into(),
+            ),
+            (Kind::MissingBadge, "no_extremity_dosimeter") => (
+                "L'activité appelle un dosimètre d'extrémités (bague) ; aucun n'est porté".into(),
+                "Workload calls for an extremity (ring) dosimeter; none worn".into(),
+            ),
+            (Kind::MissingBadge, other) => (format!("Dosimètre manquant : {other}"), format!("Missing badge: {other}")),
+            (Kind::Heterogeneity, "peer_outlier") => {
+                (format!("{q} : dose par acte éloignée des pairs"), format!("{q}: dose per workload far from peers"))
             }
-            (Kind::MissingBadge, "procedure_without_dosimeter") => {
-                "At fluoroscopy procedures without an operational dosimeter".to_string()
-            }
-            (Kind::MissingBadge, "no_lens_dosimeter") => {
-                "Workload calls for an eye-lens dosimeter; none worn".to_string()
-            }
-            (Kind::MissingBadge, "no_extremity_dosimeter") => {
-                "Workload calls for an extremity (ring) dosimeter; none worn".to_string()
-            }
-            (Kind::MissingBadge, other) => format!("Missing badge: {other}"),
-            (Kind::Heterogeneity, "peer_outlier") => format!("{q}: dose per workload far from peers"),
-            (Kind::Heterogeneity, "passive_operational_mismatch") => {
-                format!("{q}: passive and operational doses disagree")
-            }
-            (Kind::Heterogeneity, other) => format!("{q}: {other}"),
+            (Kind::Heterogeneity, "passive_operational_mismatch") => (
+                format!("{q} : dosimétries passive et opérationnelle en désaccord"),
+                format!("{q}: passive and operational doses disagree"),
+            ),
+            (Kind::Heterogeneity, other) => (format!("{q} : {other}"), format!("{q}: {other}")),
+        };
+        match lang {
+            Lang::Fr => fr,
+            Lang::En => en,
         }
     }
 
     /// One line with the numbers that justify the finding.
-    pub fn numbers(&self) -> String {
-        let v = self.value_msv.map(msv);
-        let t = self.threshold_msv.map(msv);
-        let pct = if self.ratio() > 0.0 { format!(" ({:.0} % of it)", self.ratio() * 100.0) } else { String::new() };
+    pub fn numbers(&self, lang: Lang) -> String {
+        let v = self.value_msv.map(|v| lang.msv(v));
+        let t = self.threshold_msv.map(|t| lang.msv(t));
+        let pct = if self.ratio() > 0.0 {
+            format!(" ({} {})", lang.pct(self.ratio()), lang.pick("de ce seuil", "of it"))
+        } else {
+            String::new()
+        };
+        let l = |fr: String, en: String| if lang == Lang::Fr { fr } else { en };
         match (self.kind, self.level.as_str(), v, t) {
             (Kind::Overexposure, "limit" | "investigation", Some(v), Some(t)) => {
-                let whose = if self.population.as_deref() == Some("apprentice") { "apprentice " } else { "" };
-                let mut s = format!("{v} mSv over 12 months, {whose}{} {t} mSv{pct}", level_word(&self.level));
+                let apprentice = self.population.as_deref() == Some("apprentice");
+                let what = match (self.level.as_str(), apprentice) {
+                    ("limit", false) => lang.pick("limite", "limit"),
+                    ("limit", true) => lang.pick("limite apprenti", "apprentice limit"),
+                    (_, false) => lang.pick("niveau d'investigation", "investigation level"),
+                    (_, true) => lang.pick("niveau d'investigation apprenti", "apprentice investigation level"),
+                };
+                let mut s = l(
+                    format!("{v} mSv sur 12 mois, {what} {t} mSv{pct}"),
+                    format!("{v} mSv over 12 months, {what} {t} mSv{pct}"),
+                );
                 if let (Some(n), Some(peak)) = (self.exceeding_windows.filter(|n| *n > 1), self.peak_msv) {
-                    let until = self.episode_end.map(|e| format!(" until {}", iso_date(e))).unwrap_or_default();
-                    s.push_str(&format!("; over for {n} consecutive months{until}, peak {}", msv(peak)));
+                    let until = self.episode_end.map(|e| lang.day(e));
+                    let peak = lang.msv(peak);
+                    s.push_str(&match (lang, until) {
+                        (Lang::Fr, Some(u)) => format!(" ; dépassé {n} mois consécutifs jusqu'au {u}, maximum {peak}"),
+                        (Lang::Fr, None) => format!(" ; dépassé {n} mois consécutifs, maximum {peak}"),
+                        (Lang::En, Some(u)) => format!("; over for {n} consecutive months until {u}, peak {peak}"),
+                        (Lang::En, None) => format!("; over for {n} consecutive months, peak {peak}"),
+                    });
                 }
                 s
             }
-            (Kind::Overexposure, "esr", Some(v), Some(t)) => {
-                format!("{v} mSv in one result; declaration criterion {t} mSv")
-            }
-            (Kind::Overexposure, "pregnancy", Some(v), Some(t)) => {
-                format!("{v} mSv since the declaration; limit for the unborn child {t} mSv")
-            }
-            (Kind::Overexposure, "projected", Some(v), Some(t)) => {
-                format!("{v} mSv over 12 months at the recent rate; limit {t} mSv")
-            }
+            (Kind::Overexposure, "esr", Some(v), Some(t)) => l(
+                format!("{v} mSv en un seul résultat ; critère de déclaration {t} mSv"),
+                format!("{v} mSv in one result; declaration criterion {t} mSv"),
+            ),
+            (Kind::Overexposure, "pregnancy", Some(v), Some(t)) => l(
+                format!("{v} mSv depuis la déclaration ; limite pour l'enfant à naître {t} mSv"),
+                format!("{v} mSv since the declaration; limit for the unborn child {t} mSv"),
+            ),
+            (Kind::Overexposure, "projected", Some(v), Some(t)) => l(
+                format!("{v} mSv sur 12 mois au rythme récent ; limite {t} mSv"),
+                format!("{v} mSv over 12 months at the recent rate; limit {t} mSv"),
+            ),
             (Kind::Heterogeneity, _, Some(v), Some(t)) => {
-                let score = self.score.map(|s| format!(", score {s:.1}")).unwrap_or_default();
-                format!("{v} mSv against a reference of {t} mSv{score}")
+                let score = self.score.map(|s| format!(", score {}", lang.num(s, 1))).unwrap_or_default();
+                l(
+                    format!("{v} mSv pour une référence de {t} mSv{score}"),
+                    format!("{v} mSv against a reference of {t} mSv{score}"),
+                )
             }
-            (_, _, Some(v), Some(t)) => format!("{v} mSv; threshold {t} mSv"),
+            (_, _, Some(v), Some(t)) => l(format!("{v} mSv ; seuil {t} mSv"), format!("{v} mSv; threshold {t} mSv")),
             (_, _, Some(v), None) => format!("{v} mSv"),
             _ => String::new(),
         }
     }
 
     /// What the advisor should do about it.
-    pub fn action(&self) -> &'static str {
-        match (self.kind, self.level.as_str()) {
-            (Kind::Overexposure, "limit") => {
-                "Declare an ESR (guide 11, criterion 1); inform the occupational physician; stop exposed work pending review."
+    pub fn action(&self, lang: Lang) -> &'static str {
+        let (fr, en) = match (self.kind, self.level.as_str()) {
+            (Kind::Overexposure, "limit") => (
+                "Déclarer l'ESR (guide n° 11, critère 1) ; informer le médecin du travail ; suspendre l'exposition en attendant l'analyse.",
+                "Declare an ESR (guide 11, criterion 1); inform the occupational physician; stop exposed work pending review.",
+            ),
+            (Kind::Overexposure, "pregnancy") => (
+                "Informer le médecin du travail aujourd'hui ; adapter le poste (enfant à naître : 1 mSv).",
+                "Inform the occupational physician today; adapt the workstation (unborn child: 1 mSv).",
+            ),
+            (Kind::Overexposure, "esr") => (
+                "Analyser ce résultat avec le travailleur ; déclarer l'ESR (critère 1b) s'il est confirmé.",
+                "Investigate this result with the worker; declare the ESR (criterion 1b) if confirmed.",
+            ),
+            (Kind::Overexposure, "projected") => (
+                "Revoir la charge de travail et les protections (lunettes plombées, écran plafonnier, bagues) avant d'atteindre la limite.",
+                "Review workload and protection (lead glasses, ceiling screen, rings) before the limit is reached.",
+            ),
+            (Kind::Overexposure, "investigation") => {
+                ("Analyser l'exposition et consigner l'analyse.", "Investigate the exposure and record the analysis.")
             }
-            (Kind::Overexposure, "pregnancy") => {
-                "Inform the occupational physician today; adapt the workstation (unborn child: 1 mSv)."
-            }
-            (Kind::Overexposure, "esr") => {
-                "Investigate this result with the worker; declare the ESR (criterion 1b) if confirmed."
-            }
-            (Kind::Overexposure, "projected") => {
-                "Review workload and protection (lead glasses, ceiling screen, rings) before the limit is reached."
-            }
-            (Kind::Overexposure, "investigation") => "Investigate the exposure and record the analysis.",
-            (Kind::Overexposure, "pregnancy_warning") => {
-                "Inform the occupational physician; adapt the workstation before the 1 mSv limit is reached."
-            }
-            (Kind::Overexposure, "classification") => {
-                "Investigate as a possible significant event (guide 11, criterion 1a); review the worker's classification."
-            }
-            (Kind::Overexposure, "lens_estimate") => {
-                "Give the worker an eye-lens dosimeter; review eye protection (lead glasses, ceiling screen)."
-            }
-            (Kind::Overexposure, _) => "Review the exposure.",
-            (Kind::MissingBadge, "not_returned") => "Get the badge back; if lost, the physician assigns a dose.",
-            (Kind::MissingBadge, "no_lens_dosimeter" | "no_extremity_dosimeter") => {
-                "Provide the dosimeter the workload calls for, or record why it is not needed."
-            }
-            (Kind::MissingBadge, _) => "Check with the worker that the dosimeters are worn.",
-            (Kind::Heterogeneity, _) => "Analyse the difference; record an explanation (alara explain).",
-        }
-    }
-}
-
-/// `finger/left` → `left finger`; `unspecified` parts dropped.
-pub fn site_label(site: &str) -> String {
-    let parts: Vec<&str> = site.split('/').filter(|p| !p.is_empty() && *p != "unspecified").collect();
-    match parts.as_slice() {
-        [] => "site not given".to_string(),
-        [one] => one.replace('_', " "),
-        [pos, side] => format!("{side} {}", pos.replace('_', " ")),
-        _ => parts.join(" "),
-    }
-}
-
-fn level_word(level: &str) -> &'static str {
-    match level {
-        "limit" => "limit",
-        _ => "investigation level",
+            (Kind::Overexposure, "pregnancy_warning") => (
+                "Informer le médecin du travail ; adapter le poste avant d'atteindre la limite de 1 mSv.",
+                "Inform the occupational physician; adapt the workstation before the 1 mSv limit is reached.",
+            ),
+            (Kind::Overexposure, "classification") => (
+                "Analyser comme un possible événement significatif (guide n° 11, critère 1a) ; revoir le classement du travailleur.",
+                "Investigate as a possible significant event (guide 11, criterion 1a); review the worker's classification.",
+            ),
+            (Kind::Overexposure, "lens_estimate") => (
+                "Doter le travailleur d'un dosimètre cristallin ; revoir la protection des yeux (lunettes plombées, écran plafonnier).",
+                "Give the worker an eye-lens dosimeter; review eye protection (lead glasses, ceiling screen).",
+            ),
+            (Kind::Overexposure, _) => ("Analyser l'exposition.", "Review the exposure."),
+            (Kind::MissingBadge, "not_returned") => (
+                "Récupérer le dosimètre ; s'il est perdu, le médecin du travail attribue une dose.",
+                "Get the badge back; if lost, the physician assigns a dose.",
+            ),
+            (Kind::MissingBadge, "no_lens_dosimeter" | "no_extremity_dosimeter") => (
+                "Fournir le dosimètre que l'activité appelle, ou consigner pourquoi il n'est pas nécessaire.",
+                "Provide the dosimeter the workload calls for, or record why it is not needed.",
+            ),
+            (Kind::MissingBadge, _) => (
+                "Vérifier avec le travailleur le port des dosimètres.",
+                "Check with the worker that the dosimeters are worn.",
+            ),
+            (Kind::Heterogeneity, _) => (
+                "Analyser l'écart ; consigner une explication (alara explain).",
+                "Analyse the difference; record an explanation (alara explain).",
+            ),
+        };
+        lang.pick(fr, en)
     }
 }
 
@@ -436,11 +489,15 @@ mod tests {
             cases.push(finding(kind, s.as_str(), "Hp10"));
         }
         for f in cases {
-            let (title, action) = (f.title(), f.action());
-            // The fallbacks print the code after a colon (`Eye lens Hp(3): classification`).
-            assert!(!title.ends_with(&format!(": {}", f.level)), "`{}` shown as its code: {title}", f.level);
-            assert!(!title.contains('_'), "{title}");
-            assert_ne!(action, "Review the exposure.", "`{}` has no action of its own", f.level);
+            for lang in [Lang::Fr, Lang::En] {
+                let (title, action) = (f.title(lang), f.action(lang));
+                // The fallbacks print the code after a colon (`Eye lens Hp(3): classification`).
+                assert!(!title.ends_with(&format!(": {}", f.level)), "`{}` shown as its code: {title}", f.level);
+                assert!(!title.ends_with(&format!(" : {}", f.level)), "`{}` shown as its code: {title}", f.level);
+                assert!(!title.contains('_'), "{title}");
+                let fallback = lang.pick("Analyser l'exposition.", "Review the exposure.");
+                assert_ne!(action, fallback, "`{}` has no action of its own in {lang:?}", f.level);
+            }
         }
     }
 }

@@ -15,20 +15,8 @@ pub use compliance::*;
 pub use doses::*;
 pub use finding::*;
 
-use crate::fmt::quantity_short;
-
 /// Quantities in display order.
 pub const QUANTITIES: [&str; 3] = ["Hp10", "Hp3", "Hp007"];
-
-/// Short label for a quantity with the part of the body it applies to.
-pub fn quantity_label(q: &str) -> String {
-    match q {
-        "Hp10" => "Whole body".to_string(),
-        "Hp3" => "Eye lens".to_string(),
-        "Hp007" => "Extremities".to_string(),
-        other => quantity_short(other),
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::{Chrome, check_csrf, live, message, render, require, see_other};
+use super::{Chrome, check_csrf, message, render, require, see_other, session_and_live};
 use crate::app::App;
 use crate::i18n::{Lang, Tr};
 use crate::users::Role;
@@ -72,13 +72,9 @@ pub async fn page(
     headers: HeaderMap,
     Query(q): Query<AlertsQuery>,
 ) -> Response {
-    let s = match require(&app, &headers, lang, Role::Viewer) {
-        Ok(s) => s,
+    let (s, live) = match session_and_live(&app, &headers, lang, Role::Viewer).await {
+        Ok(v) => v,
         Err(r) => return r,
-    };
-    let live = match live(&app, lang).await {
-        Ok(l) => l,
-        Err(r) => return *r,
     };
     let tr = Tr(lang);
     let (mut open, mut failed, mut acked) = (Vec::new(), Vec::new(), Vec::new());
@@ -107,7 +103,13 @@ pub async fn page(
             department: r.str("department"),
             dose: r.float("dose_msv").map(|v| tr.msv(v)).unwrap_or_default(),
             threshold: r.float("threshold_msv").map(|v| tr.msv(v)).unwrap_or_default(),
-            summary: r.str("summary"),
+            summary: tr.0.alert_summary(
+                &level,
+                &r.str("quantity"),
+                r.float("dose_msv"),
+                r.float("threshold_msv"),
+                &r.str("summary"),
+            ),
             state: state.clone(),
             acked: r.time("acknowledged_at").is_some(),
             ack_by: r.str("acknowledged_by"),

@@ -17,7 +17,7 @@ use axum::response::Response;
 use chrono::{Duration, Utc};
 use serde::Deserialize;
 
-use super::{Cell, Chrome, Grid, check_csrf, live, message, render, require, see_other};
+use super::{Cell, Chrome, Grid, check_csrf, message, render, require, see_other, session_and_live};
 use crate::app::App;
 use crate::i18n::{Lang, Tr};
 use crate::pages::today::{period, who};
@@ -75,13 +75,9 @@ pub async fn page(
     headers: HeaderMap,
     Query(q): Query<FindingsQuery>,
 ) -> Response {
-    let s = match require(&app, &headers, lang, Role::Viewer) {
-        Ok(s) => s,
+    let (s, live) = match session_and_live(&app, &headers, lang, Role::Viewer).await {
+        Ok(v) => v,
         Err(r) => return r,
-    };
-    let live = match live(&app, lang).await {
-        Ok(l) => l,
-        Err(r) => return *r,
     };
     let tr = Tr(lang);
     let mut groups: Vec<(String, &'static str, Vec<FindingRow>)> = vec![

@@ -273,6 +273,20 @@ pub async fn live(app: &App, lang: Lang) -> Result<Arc<Live>, Box<Response>> {
     })
 }
 
+/// The prologue of a page that shows the lake: a logged-in session with at least `min`, and
+/// the live data; or the page to answer instead (login redirect, 403, error).
+#[allow(clippy::result_large_err)]
+pub async fn session_and_live(
+    app: &App,
+    headers: &HeaderMap,
+    lang: Lang,
+    min: Role,
+) -> Result<(Session, Arc<Live>), Response> {
+    let s = require(app, headers, lang, min)?;
+    let live = live(app, lang).await.map_err(|r| *r)?;
+    Ok((s, live))
+}
+
 /// 404.
 pub async fn not_found(State(_app): State<Arc<App>>, Extension(lang): Extension<Lang>, uri: Uri) -> Response {
     tracing::debug!(%uri, "not found");

@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 
-use super::{Cell, Chrome, Grid, live, render, require};
+use super::{Cell, Chrome, Grid, render, session_and_live};
 use crate::app::App;
 use crate::i18n::{Lang, Tr};
 use crate::users::Role;
@@ -46,13 +46,9 @@ pub async fn departments(
     Extension(lang): Extension<Lang>,
     headers: HeaderMap,
 ) -> Response {
-    let s = match require(&app, &headers, lang, Role::Viewer) {
-        Ok(s) => s,
+    let (s, live) = match session_and_live(&app, &headers, lang, Role::Viewer).await {
+        Ok(v) => v,
         Err(r) => return r,
-    };
-    let live = match live(&app, lang).await {
-        Ok(l) => l,
-        Err(r) => return *r,
     };
     let tr = Tr(lang);
     let mut compliance = Grid::new(
@@ -117,13 +113,9 @@ pub async fn departments(
 
 /// GET /quality.
 pub async fn quality(State(app): State<Arc<App>>, Extension(lang): Extension<Lang>, headers: HeaderMap) -> Response {
-    let s = match require(&app, &headers, lang, Role::Viewer) {
-        Ok(s) => s,
+    let (s, live) = match session_and_live(&app, &headers, lang, Role::Viewer).await {
+        Ok(v) => v,
         Err(r) => return r,
-    };
-    let live = match live(&app, lang).await {
-        Ok(l) => l,
-        Err(r) => return *r,
     };
     let tr = Tr(lang);
     let sections = [

@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 
-use super::{Chrome, live, render, require};
+use super::{Chrome, render, session_and_live};
 use crate::app::App;
 use crate::data::Live;
 use crate::i18n::{Lang, Tr};
@@ -84,13 +84,9 @@ pub fn open_alerts(live: &Live) -> usize {
 
 /// GET /.
 pub async fn page(State(app): State<Arc<App>>, Extension(lang): Extension<Lang>, headers: HeaderMap) -> Response {
-    let s = match require(&app, &headers, lang, Role::Viewer) {
-        Ok(s) => s,
+    let (s, live) = match session_and_live(&app, &headers, lang, Role::Viewer).await {
+        Ok(v) => v,
         Err(r) => return r,
-    };
-    let live = match live(&app, lang).await {
-        Ok(l) => l,
-        Err(r) => return *r,
     };
     let tr = Tr(lang);
     let workers = live

@@ -90,14 +90,18 @@ pub async fn page(
             .max_by_key(|r| r.time("period_end"))
             .map(|r| match r.float("counted_msv") {
                 Some(v) => format!("{} ({})", tr.msv(v), r.time("period_end").map(iso_date).unwrap_or_default()),
-                None => format!("{} ({})", r.str("status"), r.time("period_end").map(iso_date).unwrap_or_default()),
+                None => format!(
+                    "{} ({})",
+                    tr.0.status(&r.str("status")),
+                    r.time("period_end").map(iso_date).unwrap_or_default()
+                ),
             })
             .unwrap_or_default();
         let limit = live.thresholds.get(person, q, "limit");
         let investigation = live.thresholds.get(person, q, "investigation");
         statement.rows.push(vec![
             Cell::text(tr.quantity(q)),
-            Cell::text(site.replace('/', " ")),
+            Cell::text(tr.0.site(site)),
             Cell::num(last),
             Cell::num(tr.msv(t.year_to_date)),
             Cell::num(tr.msv(t.rolling_12)),
@@ -119,8 +123,8 @@ pub async fn page(
                 class: "inv",
             });
         }
-        let title = format!("{} · {}", tr.quantity(q), site.replace('/', " "));
-        let chart = svg::rolling_chart(&points, &lines, None, None, &format!("{id} {title}"));
+        let title = format!("{} · {}", tr.quantity(q), tr.0.site(site));
+        let chart = svg::rolling_chart(tr.0, &points, &lines, None, None, &format!("{id} {title}"));
         charts.push((title, chart));
     }
 
@@ -161,7 +165,13 @@ pub async fn page(
             Cell::text(r.str("quantity")),
             Cell::num(r.float("dose_msv").map(|v| tr.msv(v)).unwrap_or_default()),
             Cell::text(state),
-            Cell::text(r.str("summary")),
+            Cell::text(tr.0.alert_summary(
+                &r.str("level"),
+                &r.str("quantity"),
+                r.float("dose_msv"),
+                r.float("threshold_msv"),
+                &r.str("summary"),
+            )),
         ]);
     }
 
@@ -177,10 +187,10 @@ pub async fn page(
     for r in rows.into_iter().take(MAX_READINGS) {
         readings.rows.push(vec![
             Cell::text(r.str("quantity")),
-            Cell::text(r.str("body_site").replace('/', " ")),
+            Cell::text(tr.0.site(&r.str("body_site"))),
             Cell::text(r.time("period_start").map(iso_date).unwrap_or_default()),
             Cell::text(r.time("period_end").map(iso_date).unwrap_or_default()),
-            Cell::text(r.str("status")),
+            Cell::text(tr.0.status(&r.str("status"))),
             Cell::num(r.float("counted_msv").map(|v| tr.msv(v)).unwrap_or_default()),
         ]);
     }
