@@ -67,7 +67,7 @@ impl Lang {
 
     /// The string of a vocabulary key; the key itself when [`VOCABULARY`] lacks it (a test checks
     /// every level and signal has one).
-    pub fn t<'a>(self, key: &'a str) -> &'a str {
+    pub fn t(self, key: &str) -> &str {
         match lookup(key) {
             Some((fr, en)) => self.pick(fr, en),
             None => key,
@@ -160,27 +160,27 @@ impl Lang {
     }
 
     /// An overexposure level, in words.
-    pub fn level<'a>(self, level: &'a str) -> &'a str {
+    pub fn level(self, level: &str) -> &str {
         self.t_or(&format!("level.{level}"), level)
     }
 
     /// A short name of a level, for a pill.
-    pub fn level_short<'a>(self, level: &'a str) -> &'a str {
+    pub fn level_short(self, level: &str) -> &str {
         self.t_or(&format!("level_short.{level}"), level)
     }
 
     /// A signal of `missing_badge` or `unexplained_heterogeneity`, in words.
-    pub fn signal<'a>(self, signal: &'a str) -> &'a str {
+    pub fn signal(self, signal: &str) -> &str {
         self.t_or(&format!("sig.{signal}"), signal)
     }
 
     /// The readable name of a quantity (`Cristallin Hp(3)`).
-    pub fn quantity<'a>(self, q: &'a str) -> &'a str {
+    pub fn quantity(self, q: &str) -> &str {
         self.t_or(&format!("q.{q}"), q)
     }
 
     /// A population of the `thresholds` table (`adult`, `apprentice`, `pregnancy`, `category_B`…).
-    pub fn population<'a>(self, p: &'a str) -> &'a str {
+    pub fn population(self, p: &str) -> &str {
         self.t_or(&format!("pop.{p}"), p)
     }
 
@@ -190,7 +190,7 @@ impl Lang {
     }
 
     /// A kind of monitoring (`passive`, `operational`, `extremity`, `lens`).
-    pub fn monitoring<'a>(self, m: &'a str) -> &'a str {
+    pub fn monitoring(self, m: &str) -> &str {
         self.t_or(&format!("mon.{m}"), m)
     }
 
@@ -200,7 +200,7 @@ impl Lang {
     }
 
     /// What kind of gap a missing result is (the `kind` column of `missing_results`).
-    pub fn gap<'a>(self, kind: &'a str) -> &'a str {
+    pub fn gap(self, kind: &str) -> &str {
         match kind {
             "gap between two results" => self.pick("trou entre deux résultats", kind),
             "next result not received" => self.pick("résultat suivant non reçu", kind),

@@ -50,7 +50,7 @@ pub(super) fn badges(o: &mut String, ctx: &Ctx) {
                 esc(&r.str("department")),
                 format!(r#"<span class="nowrap">{}</span>"#, esc(&period)),
                 pill("soon", &lang.status(&status)),
-                esc(&lang.monitoring(&r.str("monitoring"))),
+                esc(lang.monitoring(&r.str("monitoring"))),
                 esc(&lang.quantity_short(&r.str("quantity"))),
                 esc(&r.str("dosimeter_id")),
                 esc(&r.str("source")),
@@ -151,7 +151,7 @@ pub(super) fn quality(o: &mut String, ctx: &Ctx) {
                             esc(&r.str("department")),
                             esc(&dosimeter),
                             format!(r#"<span class="nowrap">{}</span>"#, esc(&period)),
-                            esc(&lang.gap(&r.str("kind"))),
+                            esc(lang.gap(&r.str("kind"))),
                             r.int("days_since_period_end").map(|d| d.to_string()).unwrap_or_default(),
                             esc(&r.str("source")),
                         ]
