@@ -164,8 +164,14 @@ impl std::fmt::Display for Problems {
 /// other field rejects the record (it has no business there and cannot be stored).
 pub const IDENTITY_FIELDS: [&str; 5] = ["worker_id", "reading_id", "dosimeter_id", "procedure_id", "room"];
 
-/// Fields holding numbers: searched for a NIR by their whole part only.
+/// Fields holding numbers: searched for a NIR by their whole part (`185057800608412.5` is a NIR
+/// with decimals) and, when stored as decimals ([`DECIMAL_FIELDS`]), as they are printed.
 const NUMERIC_FIELDS: [&str; 5] = ["revision", "dose_msv", "recording_threshold_msv", "fluoroscopy_s", "dap_gycm2"];
+
+/// Numeric fields stored as decimals (`f64`), which the lake's JSON and SQL print with a decimal
+/// point (`21390031212009.0`, `1850578006084.27`): a point is a separator to a reader and to
+/// [`crate::find_nirs`], so these are also searched as printed (see `Validator::screen`).
+const DECIMAL_FIELDS: [&str; 4] = ["dose_msv", "recording_threshold_msv", "fluoroscopy_s", "dap_gycm2"];
 
 /// Default of [`Validator::future_horizon`]: one day past the time of ingest (clock skew, time
 /// zones and an end-of-day `period_end` fit; a mistyped year does not).
@@ -517,14 +523,24 @@ impl Validator {
             if name == "nir" {
                 continue;
             }
-            // A number is searched by its whole part: `185057800608412.5` is a NIR with decimals,
-            // while the 17 digits of float noise (`0.30000000000000004`) are not.
+            // A number is searched by its whole part (`185057800608412.5` is a NIR with decimals)
+            // and, in a decimal field, also as the record is stored and printed (serde_json's
+            // shortest form, which Arrow shares): the whole part alone let `1850578006084.27` (a
+            // NIR with its key after a point, or `1850578006084,27` with a decimal comma) and
+            // `21390031212009` (printed `21390031212009.0`) be stored reading as a NIR. A value
+            // whose float noise happens to print as one (`0.2448319779690169`) is refused too, to
+            // be sent rounded: nothing accepted may read as a NIR (found by scripts/fuzz.sh).
             let number = match value {
                 Value::Number(n) => Some(*n),
                 Value::Text(s) => parse_decimal(s),
                 _ => None,
             };
             let text = match (number, value) {
+                (Some(n), _) if n.is_finite() && DECIMAL_FIELDS.contains(&name.as_str()) => {
+                    let printed = serde_json::to_string(&n).unwrap_or_default();
+                    // `|` is no separator: the two forms are searched apart.
+                    std::borrow::Cow::Owned(format!("{}|{printed}", n.trunc()))
+                }
                 (Some(n), _) if n.is_finite() && NUMERIC_FIELDS.contains(&name.as_str()) => {
                     std::borrow::Cow::Owned(format!("{}", n.trunc()))
                 }
@@ -811,6 +827,36 @@ mod tests {
             assert!(p.to_string().contains("holds a NIR"), "{p}");
             assert!(!p.missing_key());
         }
+    }
+
+    /// A number that prints as a NIR is refused, though its whole part holds none: the lake, JSON
+    /// and SQL print it with a decimal point, which reads as a separator (found by scripts/fuzz.sh).
+    #[test]
+    fn a_decimal_that_prints_as_a_nir_is_refused() {
+        let n: u64 = 1850578006084;
+        let key = 97 - n % 97;
+        // 21390031212009 prints 21390031212009.0, whose 15 digits have a matching key.
+        let whole = (0u64..)
+            .map(|i| 21_390_031_212_000 + i)
+            .find(|w| crate::contains_nir(&format!("{w}.0")) && !crate::contains_nir(&w.to_string()))
+            .unwrap();
+        let noise = "0.2448319779690169";
+        assert!(crate::contains_nir(noise), "float noise that reads as a NIR");
+        let v = Validator::with_pseudonymizer(Some(Pseudonymizer::new(vec![7u8; 32]).unwrap()));
+        let hostile = [format!("{n}.{key:02}"), format!("\"{n},{key:02}\""), whole.to_string(), noise.to_string()];
+        for (i, dose) in hostile.iter().enumerate() {
+            // (The record is not printed: it would hold the NIR.)
+            let p = v.reading(&fields(&GOOD.replace("0.4", dose))).err().map(|p| p.to_string());
+            let p = p.unwrap_or_else(|| panic!("hostile dose #{i} accepted"));
+            assert!(p.contains("field 'dose_msv' holds a NIR"), "{p}");
+            assert!(!crate::contains_nir(&p));
+        }
+        // Ordinary doses, and a whole revision (stored and printed as an integer), pass.
+        for dose in ["0.4", "0.30000000000000004", "12.345", "\"1,25\""] {
+            assert!(v.reading(&fields(&GOOD.replace("0.4", dose))).is_ok(), "{dose}");
+        }
+        let revised = GOOD.replace("\"status\"", &format!("\"revision\":{whole},\"status\""));
+        assert_eq!(v.reading(&fields(&revised)).unwrap().revision, whole as i64);
     }
 
     #[test]
