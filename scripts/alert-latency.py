@@ -50,7 +50,10 @@ def main():
     broker = args.broker or subprocess.run(
         ["scripts/kafka.sh", "start"], check=True, capture_output=True, text=True
     ).stdout.strip().splitlines()[-1]
-    run = f"latency-{os.getpid()}-{int(time.time())}"
+    # Letters between the numbers: ids like "latency-28448-1795677606-12345" hold a digit run in
+    # which a valid NIR (15 digits, hyphens allowed) turns up by chance, and alara then refuses
+    # the record (no pseudonymisation key configured) and stops.
+    run = f"latency-p{os.getpid()}t{int(time.time())}"
     work = tempfile.mkdtemp(prefix="alara-latency.")
 
     received = {}  # reading_id -> arrival time
@@ -124,7 +127,7 @@ levels = ["alarm"]
         start = f"2025-03-{1 + i % 28:02d}T{8 + i % 10:02d}:00:00Z"
         end = f"2025-03-{1 + i % 28:02d}T{9 + i % 10:02d}:30:00Z"
         return json.dumps({
-            "reading_id": f"{run}-{i}", "source": "EPD", "worker_id": worker, "employer_siret": SIRET,
+            "reading_id": f"{run}-r{i}", "source": "EPD", "worker_id": worker, "employer_siret": SIRET,
             "department": "interventional-cardiology", "dosimeter_id": f"EPD-{i % 50}",
             "monitoring": "operational", "quantity": "Hp10", "status": "measured", "dose_msv": dose,
             "period_start": start, "period_end": end,
@@ -133,7 +136,7 @@ levels = ["alarm"]
     sent = {}
     try:
         # Warm-up: one alarm, to know the consumer has joined before the clock starts.
-        warm = f"{run}-0"
+        warm = f"{run}-r0"
         produce([("WARM", reading(0, "WARM", 0.9))])
         deadline = time.time() + 120
         while warm not in received:
@@ -153,7 +156,7 @@ levels = ["alarm"]
                 worker = f"A{i}" if alarm else f"W{i % 500}"
                 lines.append((worker, reading(i, worker, 0.9 if alarm else 0.02)))
                 if alarm:
-                    alarms.append(f"{run}-{i}")
+                    alarms.append(f"{run}-r{i}")
             acked = produce(lines)
             for r in alarms:
                 sent[r] = acked

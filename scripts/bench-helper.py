@@ -3,12 +3,13 @@
 
     bench-helper.py duckdb-ingest JSONL OUT.parquet
         DuckDB read_json -> Parquet (zstd), the reference for `alara ingest --readings`.
-    bench-helper.py duckdb-view LAKE QUERIES_DIR CONFIG_DIR VIEW OUT.csv
+    bench-helper.py duckdb-view LAKE QUERIES_DIR CONFIG_DIR VIEW OUT.csv [SQL]
         DuckDB runs alara's own view files (queries/*.sql, unchanged) over the Parquet files of the
         lake's current Delta snapshots and writes every row of VIEW as CSV. CONFIG_DIR holds
         thresholds.csv and detect_parameters.csv, exported by `alara sql` (they come from
         alara.toml, not from the lake). Exit 3, with the reason on stderr, when DuckDB cannot run
-        the view's SQL (or the SQL of a view it reads): the view is not portable.
+        the view's SQL (or the SQL of a view it reads): the view is not portable. With SQL, the
+        rows of that query (which reads VIEW) instead of every row of VIEW.
     bench-helper.py wait-metric URL NAME START_EPOCH TIMEOUT_S
         Polls a Prometheus endpoint every 20 ms until the sum of NAME's samples is > 0; prints the
         seconds since START_EPOCH. Exit 1 on timeout.
@@ -62,7 +63,7 @@ def register_lake(con, lake):
             con.register(name, dt.to_pyarrow_dataset())
 
 
-def duckdb_view(lake, queries, config, view, out):
+def duckdb_view(lake, queries, config, view, out, sql=None):
     import duckdb
 
     con = duckdb.connect()
@@ -97,7 +98,7 @@ def duckdb_view(lake, queries, config, view, out):
                 break
         print(f"{name}: {errors.get(name, 'unknown error')}", file=sys.stderr)
         sys.exit(3)
-    con.execute(f"COPY (SELECT * FROM {view}) TO '{out}' (FORMAT csv, HEADER true)")
+    con.execute(f"COPY ({sql or f'SELECT * FROM {view}'}) TO '{out}' (FORMAT csv, HEADER true)")
 
 
 def wait_metric(url, name, start, timeout):

@@ -88,7 +88,9 @@ trap cleanup EXIT
 
 # ------------------------------------------------------------------ figures and the table
 
-put() { printf '%s\tnum\t%s\n' "$1" "$2" >>"$RESULTS"; }        # a number
+put() {                                                         # a number
+    if is_num "${2:-}"; then printf '%s\tnum\t%s\n' "$1" "$2" >>"$RESULTS"; else put_null "$1" "not computable (${2:-empty})"; fi
+}
 put_str() { printf '%s\tstr\t%s\n' "$1" "${2//$'\t'/ }" >>"$RESULTS"; }
 put_null() {                                                    # a figure not taken, and why
     printf '%s\tnull\t%s\n' "$1" "${2//$'\t'/ }" >>"$RESULTS"
@@ -98,8 +100,9 @@ put_null() {                                                    # a figure not t
 put_or_null() { if is_num "$2"; then put "$1" "$2"; else put_null "$1" "$3"; fi; }
 is_num() { [[ "${1:-}" =~ ^-?[0-9]+(\.[0-9]+)?$ ]]; }
 
-# Floating-point arithmetic (awk: no bc needed). calc FORMAT EXPRESSION
-calc() { awk "BEGIN { printf \"$1\", $2 }"; }
+# Floating-point arithmetic (awk: no bc needed). calc FORMAT EXPRESSION. The parentheses matter:
+# in awk's printf a bare `a > b` is an output redirection.
+calc() { awk "BEGIN { printf \"$1\", ($2) }"; }
 now() { date +%s.%N; }
 # ratio A B: A / B with 2 decimals, or "n/a" when either is missing or B is 0.
 ratio() {
@@ -163,6 +166,7 @@ record_machine() {
 # generate NAME READINGS SEED: a generated hospital of about READINGS readings in $WORK/NAME.
 generate() {
     local workers=$(( ($2 + READINGS_PER_WORKER - 1) / READINGS_PER_WORKER ))
+    [ "$workers" -ge 22 ] || workers=22   # the injected anomalies need 22 workers
     log "generating $1: $workers workers × $MONTHS months (≈ $2 readings)"
     "$ALARA" generate --out "$WORK/$1" --workers "$workers" --months "$MONTHS" --seed "$3" >/dev/null
     put "readings_$1" "$(wc -l <"$WORK/$1/readings.jsonl")"
@@ -346,6 +350,31 @@ bench_views() {
     [ "${#not_portable[@]}" = 0 ] || put_str views_not_portable "${not_portable[*]}"
 }
 
+# The identity view `readings` (queries/readings.sql, which every detection reads) is portable
+# (docs/LAKE.md): the one alara-vs-DuckDB comparison of a view's SQL that runs on both. Not part of
+# view_vs_duckdb, which is about the detection views.
+bench_identity() {
+    local sql="SELECT count(*) AS n, round(sum(dose_msv), 3) AS dose_msv FROM readings" a_s a_rss
+    log "identity view readings (count and dose sum)"
+    measure identity "$ALARA" sql --lake "$WORK/lake-db" --format csv -c "$sql" >"$WORK/identity.csv" \
+        2>"$WORK/identity.log" || { tail -n 20 "$WORK/identity.log" >&2; die "alara sql on readings failed"; }
+    a_s="$WALL" a_rss="$RSS"
+    put identity_readings_s "$a_s"
+    put identity_readings_peak_rss_mib "$a_rss"
+    put_str identity_readings_result "$(tail -n1 "$WORK/identity.csv")"
+    if measure duck-identity "$PY" "$HELPER" duckdb-view "$WORK/lake-db" queries "$WORK/config" readings \
+        "$WORK/duck-identity.csv" "$sql" 2>"$WORK/duck-identity.log"; then
+        put identity_readings_duckdb_s "$WALL"
+        put identity_readings_duckdb_peak_rss_mib "$RSS"
+        put_str identity_readings_duckdb_result "$(tail -n1 "$WORK/duck-identity.csv")"
+        put identity_readings_vs_duckdb "$(ratio "$a_s" "$WALL")"
+        row "identity view readings" "$a_s s" "DuckDB $WALL s" "$(ratio "$a_s" "$WALL")" "$a_rss MiB"
+        log "  readings: alara $(tail -n1 "$WORK/identity.csv"), DuckDB $(tail -n1 "$WORK/duck-identity.csv")"
+    else
+        put_null identity_readings_vs_duckdb "DuckDB failed: $(tail -n1 "$WORK/duck-identity.log")"
+    fi
+}
+
 bench_report() {
     local as_of
     as_of=$(date -u +%F)
@@ -370,7 +399,7 @@ bench_alerts() {
         --json "$WORK/alert.json" >"$WORK/alert.log" 2>&1 || true   # exits 1 above its goal: figures stay
     cat "$WORK/alert.log" >&2
     local fig v why p50="" p99="" rate=""
-    why="alert-latency.py gave no figure: $(tail -n1 "$WORK/alert.log")"
+    why="alert-latency.py gave no figure: $(grep -m1 '^alert latency at' "$WORK/alert.log" || tail -n1 "$WORK/alert.log")"
     for fig in p50 p99 rate missing; do
         v=""
         [ -s "$WORK/alert.json" ] && v=$("$PY" -c 'import json, sys; v = json.load(open(sys.argv[1]))[sys.argv[2]]; print("" if v is None else (f"{v:.3f}" if isinstance(v, float) else v))' "$WORK/alert.json" "$fig")
@@ -397,6 +426,7 @@ printf '%-34s %18s %24s %8s %10s\n' benchmark alara reference ratio "alara RSS" 
 
 bench_file_ingest
 bench_views
+bench_identity
 bench_report
 
 log "starting a private Kafka broker on port $ALARA_KAFKA_PORT"
