@@ -78,9 +78,9 @@ def duckdb_view(lake, queries, config, view, out, sql=None):
     progress = True
     while pending and progress:
         progress = False
-        for name, sql in list(pending.items()):
+        for name, text in list(pending.items()):
             try:
-                con.execute(f"CREATE VIEW {name} AS {sql}")
+                con.execute(f"CREATE VIEW {name} AS {text}")
                 del pending[name]
                 errors.pop(name, None)
                 progress = True

@@ -110,7 +110,7 @@ ratio() {
 }
 
 # row BENCHMARK ALARA REFERENCE RATIO RSS: one line of the printed table.
-row() { printf '%-34s %18s %24s %8s %10s\n' "$1" "$2" "$3" "$4" "$5" | tee -a "$TABLE" >&2; }
+row() { printf '%-40s %22s %28s %6s %10s\n' "$1" "$2" "$3" "$4" "$5" | tee -a "$TABLE" >&2; }
 
 # measure NAME CMD...: runs CMD under GNU time; sets WALL (s) and RSS (MiB, peak resident set).
 # Returns CMD's status, so callers write `measure … || status=$?` under set -e.
@@ -155,7 +155,7 @@ record_machine() {
     put_str alara_version "$("$ALARA" --version)"
     put_str git_commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' (dirty)')"
     put_str rustc_version "$(rustc --version 2>/dev/null || echo unknown)"
-    put_str kcat_version "$(kcat -V 2>&1 | awk 'NR == 1 { print; exit }')"
+    put_str kcat_version "$(kcat -V 2>&1 | grep -o -m1 'Version [^ ]*' || echo unknown)"
     put_str duckdb_version "$("$PY" -c 'import duckdb; print(duckdb.__version__)')"
     put_str deltalake_version "$("$PY" -c 'import deltalake; print(deltalake.__version__)')"
     put_str python_version "$("$PY" --version 2>&1)"
@@ -371,7 +371,7 @@ bench_identity() {
         row "identity view readings" "$a_s s" "DuckDB $WALL s" "$(ratio "$a_s" "$WALL")" "$a_rss MiB"
         log "  readings: alara $(tail -n1 "$WORK/identity.csv"), DuckDB $(tail -n1 "$WORK/duck-identity.csv")"
     else
-        put_null identity_readings_vs_duckdb "DuckDB failed: $(tail -n1 "$WORK/duck-identity.log")"
+        put_null identity_readings_vs_duckdb "DuckDB failed: $(grep -m1 'Error' "$WORK/duck-identity.log" || tail -n1 "$WORK/duck-identity.log")"
     fi
 }
 
@@ -422,7 +422,7 @@ generate backlog_small "$BACKLOG_SMALL" 1
 generate backlog_large "$BACKLOG_LARGE" 5
 generate lake "$LAKE_READINGS" 10
 
-printf '%-34s %18s %24s %8s %10s\n' benchmark alara reference ratio "alara RSS" | tee -a "$TABLE" >&2
+printf '%-40s %22s %28s %6s %10s\n' benchmark alara reference ratio "alara RSS" | tee -a "$TABLE" >&2
 
 bench_file_ingest
 bench_views
