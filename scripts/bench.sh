@@ -447,4 +447,9 @@ put_str loadavg_at_end "$(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "alara bench ($SIZE size; $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo); load at start $(awk -F'\t' '$1 == "loadavg_at_start" { print $3 }' "$RESULTS"))"
 cat "$TABLE"
+cat <<'EOF'
+ratio: kafka = alara's readings/s over kcat's (issue 13 target ≥ 0.8); file ingest, views = alara's
+time over DuckDB's (views: target ≤ 1.5); ingest peak RSS = large backlog over small (flat: ≤ 1.2).
+Other targets: ingest ≤ 512 MiB, views < 2 GiB, report < 30 s, start-up < 10 s (at the full size).
+EOF
 echo "bench.json: $OUT"
