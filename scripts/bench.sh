@@ -197,9 +197,10 @@ produce() {
     kcat -P -b "$BROKER" -t "bench.$1" -X queue.buffering.max.messages=1000000 -l "$WORK/$1/readings.jsonl"
 }
 
-# kafka_ingest NAME: alara ingest --until-idle of topic bench.NAME into a fresh lake; sets WALL,
-# RSS and CONSUMED (rows in readings_all + rejects_all, to check the whole topic went in).
+# kafka_ingest NAME: alara ingest --until-idle of topic bench.NAME into a fresh lake; sets WALL
+# (the whole process: start-up, consumption, the last flush, the idle check), RSS and CONSUMED (rows in readings_all + rejects_all, to check the whole topic went in).
 kafka_ingest() {
+    CONSUMED=""
     kafka_config "$1" "bench.$1"
     measure "kafka-$1" "$ALARA" --config "$WORK/$1.toml" ingest --lake "$WORK/klake-$1" --kafka "$BROKER" \
         --group "bench-$1" --until-idle >"$WORK/kafka-$1.log" 2>&1 \
@@ -208,6 +209,10 @@ kafka_ingest() {
     CONSUMED=$("$ALARA" sql --lake "$WORK/klake-$1" --format csv \
         -c "SELECT (SELECT count(*) FROM readings_all) + (SELECT count(*) FROM rejects_all) AS n" | tail -n1)
     WALL="$w" RSS="$r"
+    # Alerts were on: how many the log hook got (evidence in bench.json, not a figure).
+    local alerts=0
+    [ -f "$WORK/$1-alerts.jsonl" ] && alerts=$(wc -l <"$WORK/$1-alerts.jsonl")
+    put "kafka_alerts_$1" "$alerts"
 }
 
 bench_kafka() {
