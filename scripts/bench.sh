@@ -19,7 +19,8 @@
 # Usage: scripts/bench.sh [--quick] [--out FILE]
 #   (default)  the sizes: 1 M and 5 M readings in Kafka, a 10 M-reading lake. Hours on
 #              2 cores, and tens of GB of disk under $TMPDIR.
-#   --quick    the same steps on 50 k / 250 k readings and a 200 k lake: under 10 minutes on 2 cores.
+#   --quick    the same steps on ≈ 50 k / 250 k readings and a 200 k lake (generate gives 66 k / 290 k /
+#              234 k; bench.json has the real counts): under 2 minutes on 2 cores once built.
 #   --out F    where bench.json goes (default: ./bench.json)
 #
 # Environment:
