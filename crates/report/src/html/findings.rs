@@ -159,8 +159,8 @@ pub(super) fn chart_figure(ctx: &Ctx, w: &str, q: &str, site: &str, worst: Optio
     let as_of = lang.date(ctx.inputs.as_of);
     let until = lang.pick("au", "to");
     let what_site = lang.quantity_site(q, site);
-    let desc = format!("{w} : {what_site} {span} {until} {as_of} : {} mSv", lang.msv(last));
-    let desc = if lang == Lang::En { desc.replace(" : ", ": ") } else { desc };
+    let colon = lang.pick(" :", ":");
+    let desc = format!("{w}{colon} {what_site} {span} {until} {as_of}{colon} {} mSv", lang.msv(last));
     let chart = svg::rolling_chart(lang, &points, &lines, window, marker, &desc);
     let what = worst.map(|f| format!(" · {}", lang.level_short(&f.level))).unwrap_or_default();
     let span_cap = if since_declaration {
@@ -168,7 +168,6 @@ pub(super) fn chart_figure(ctx: &Ctx, w: &str, q: &str, site: &str, worst: Optio
     } else {
         lang.pick("12 mois", "12 months")
     };
-    let colon = lang.pick(" :", ":");
     format!(
         r#"<figure data-worker="{wa}" data-quantity="{qa}" data-site="{sa}"><figcaption>{} · <strong>{}</strong><span class="what">{}</span><br><span class="small muted">{span_cap} {until} {as_of}{colon} <strong data-field="{field}">{}</strong> mSv · {}</span></figcaption>{chart}</figure>"#,
         worker_link(ctx, w),
