@@ -298,6 +298,7 @@ fn follow_into(s: &mut EngineState, found: &mut Found, now: DateTime<Utc>) -> Re
         found.candidates.extend(s.rules.evaluate_worker(w, now));
     }
     found.recheck.extend(touched.corrected);
+    s.rules.prune_when_grown(s.state_months);
     s.record_size();
     Ok(())
 }

@@ -70,8 +70,11 @@ pub fn rebuild(lake: &Lake, config: RuleConfig, state_months: u32) -> Result<(Ru
     let mut touched = Touched::default();
     let workers =
         for_each_batch(lake, Table::Workers, &WORKER_COLUMNS, |c| apply_workers(&mut rules, c, &mut touched))?;
-    let readings =
-        for_each_batch(lake, Table::Readings, &READING_COLUMNS, |c| apply_readings(&mut rules, c, &mut touched))?;
+    let readings = for_each_batch(lake, Table::Readings, &READING_COLUMNS, |c| {
+        apply_readings(&mut rules, c, &mut touched)?;
+        rules.prune_when_grown(state_months);
+        Ok(())
+    })?;
     rules.prune(state_months);
     Ok((rules, Seen { readings, workers }))
 }

@@ -17,12 +17,23 @@ pub struct Rules {
     pub(super) series: HashMap<SeriesKey, ByMonth>,
     /// Per worker, the versions by `valid_from` (one copy each: the latest ingested).
     pub(super) workers: HashMap<String, BTreeMap<DateTime<Utc>, WorkerVersion>>,
+    /// Results held after the last prune (see [`Rules::prune_when_grown`]).
+    held_after_prune: usize,
 }
+
+/// Below this many results held, [`Rules::prune_when_grown`] does not bother.
+const PRUNE_FLOOR: usize = 10_000;
 
 impl Rules {
     /// Empty state.
     pub fn new(config: RuleConfig) -> Rules {
-        Rules { config, results_held: HashMap::new(), series: HashMap::new(), workers: HashMap::new() }
+        Rules {
+            config,
+            results_held: HashMap::new(),
+            series: HashMap::new(),
+            workers: HashMap::new(),
+            held_after_prune: 0,
+        }
     }
 
     /// Number of legal results held.
@@ -156,6 +167,18 @@ impl Rules {
             self.results_held.iter().filter(|(_, f)| f.period_end < cutoff).map(|(k, _)| k.clone()).collect();
         for k in old {
             self.remove(&k);
+        }
+        self.held_after_prune = self.results_held.len();
+    }
+
+    /// Prunes once the results held have doubled since the last prune. A backlog of years read
+    /// in minutes (a replay, a consumer catching up) would otherwise hold every legal result it
+    /// passes until the next checkpoint; this way the state stays within about twice what
+    /// `months` keeps, and each result is scanned a bounded number of times (the doubling).
+    /// Pruning early forgets nothing the next checkpoint would keep: the cutoff only moves forward.
+    pub fn prune_when_grown(&mut self, months: u32) {
+        if self.results_held.len() >= (2 * self.held_after_prune).max(PRUNE_FLOOR) {
+            self.prune(months);
         }
     }
 

@@ -194,3 +194,25 @@ fn pregnancy_apprentice_versions_and_operational_alarm() {
     op.dose_msv = Some(0.2);
     assert!(feed(&mut rules, &op).is_empty());
 }
+
+/// A backlog of years read at once: the state never holds much more than twice the months it
+/// keeps, not every result it passed (it did, until the next five-minute checkpoint).
+#[test]
+fn a_backlog_of_years_leaves_the_state_bounded_as_it_is_read() {
+    let mut rules = Rules::new(RuleConfig::default());
+    let mut most = 0;
+    // 600 dosimeters a month over 20 years: 144,000 legal results.
+    for (m, (start, end)) in months(240).iter().enumerate() {
+        for d in 0..600 {
+            let r = reading(&format!("R{m}-{d}"), 0, Quantity::Hp10, 0.1, start, end);
+            let r = Reading { dosimeter_id: format!("D{d}"), ..r };
+            rules.apply_reading(&r, t("2026-01-01"), "f:1");
+            rules.prune_when_grown(24);
+            most = most.max(rules.len());
+        }
+    }
+    // 24 months kept (and the month in progress): 25 × 600 = 15,000; twice that at most.
+    assert!(most <= 2 * 25 * 600, "the state grew to {most} results");
+    rules.prune(24);
+    assert_eq!(rules.len(), 25 * 600);
+}
