@@ -109,6 +109,9 @@ impl PrivateBroker {
 
 impl Drop for PrivateBroker {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("--- the private broker's log:\n{}", self.script("logs").unwrap_or_else(|e| e));
+        }
         let _ = self.script("stop");
     }
 }
@@ -329,7 +332,17 @@ impl Drop for Ingest {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // A failing test deletes its directory, log included: say what the process said first.
+        if std::thread::panicking() {
+            eprintln!("--- the last lines of {}:\n{}", self.log.display(), tail(&self.output(), 80));
+        }
     }
+}
+
+/// The last `n` lines of `text`.
+pub fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 pub fn wait_exit(child: &mut Child, limit: Duration) -> ExitStatus {
