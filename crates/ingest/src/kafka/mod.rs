@@ -35,6 +35,7 @@ mod context;
 mod metrics;
 mod progress;
 mod run;
+mod stall;
 mod state;
 
 use std::collections::HashMap;

@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use super::context::{Ctx, commit, lock};
 use super::metrics::Metrics;
 use super::progress::Progress;
+use super::stall;
 use super::state::State;
 use super::{Error, OffsetLog, TopicPartition, Topics};
 use crate::{Core, Counts};
@@ -141,13 +142,18 @@ where
             }
             _ = tick.tick() => {
                 let positions = consumer.position().ok();
-                let mut s = lock(state);
-                for e in positions.iter().flat_map(|p| p.elements()) {
-                    if let rdkafka::Offset::Offset(o) = e.offset() {
-                        s.position(&TopicPartition::new(e.topic(), e.partition()), o);
+                let quiet = {
+                    let mut s = lock(state);
+                    for e in positions.iter().flat_map(|p| p.elements()) {
+                        if let rdkafka::Offset::Offset(o) = e.offset() {
+                            s.position(&TopicPartition::new(e.topic(), e.partition()), o);
+                        }
                     }
-                }
-                progress.tick(&metrics.snapshot(), s.buffered());
+                    progress.tick(&metrics.snapshot(), s.buffered());
+                    stall::due(&mut s.assigned, std::time::Instant::now(), stall::QUIET)
+                };
+                stall::unstick(consumer, &quiet, metrics);
+                let mut s = lock(state);
                 if options.until_idle && s.caught_up() {
                     let commits = s.flush()?;
                     drop(s);

@@ -50,6 +50,8 @@ pub(crate) struct Assigned {
     pub bounds: Option<PartitionBounds>,
     /// The next offset at which a forward gap was last reported (reported once).
     pub gap_reported: Option<i64>,
+    /// When a message last arrived, or the stall watchdog last looked ([`super::stall`]).
+    pub quiet_since: Option<Instant>,
 }
 
 impl Assigned {
@@ -174,6 +176,7 @@ impl<S: BatchSink> State<S> {
                 );
             }
             a.next = Some(offset + 1);
+            a.quiet_since = Some(Instant::now());
         }
         self.first_arrival.get_or_insert_with(Instant::now);
         self.metrics.message_received(kind);
