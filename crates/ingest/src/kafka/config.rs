@@ -16,7 +16,7 @@ use super::Error;
 /// [kafka]
 /// brokers = "kafka-1:9093,kafka-2:9093"   # --kafka wins
 /// group = "alara-ingest"                   # --group wins
-/// latency_ms = 1000
+/// latency_ms = 500
 /// max_batch_rows = 50000
 /// topics = { readings = "dosimetry.readings", workers = "dosimetry.workers", procedures = "dosimetry.procedures" }
 ///
@@ -51,7 +51,10 @@ impl Default for KafkaConfig {
             brokers: None,
             group: "alara-ingest".into(),
             topics: Topics::default(),
-            latency_ms: 1000,
+            // Alert hooks must fire within a second of a reading's arrival: the reading waits up
+            // to this long for its flush, then the flush's commits and the alert's own commit
+            // follow (measured p99 at 5,000 readings/s: 1.27 s with 1000 ms, see README).
+            latency_ms: 500,
             max_batch_rows: 50_000,
             properties: BTreeMap::new(),
         }
