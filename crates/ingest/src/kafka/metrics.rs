@@ -1,13 +1,28 @@
-//! Counters of the Kafka source, named by event, rendered in the Prometheus text format and served
-//! by a tiny HTTP responder (`--metrics 127.0.0.1:PORT`).
+//! Counters of the Kafka source, named by event, kept in a `prometheus-client` registry and served
+//! over HTTP by axum (`--metrics 127.0.0.1:PORT`).
+//!
+//! The exposition is the Prometheus text format 0.0.4 (`prometheus_client::encoding::prometheus_text`),
+//! not OpenMetrics: the series, `# HELP`/`# TYPE` lines and content type stay those the endpoint
+//! served before the crate took over, so scrapers and tests see the same names. The crate appends
+//! `_total` to counters and a full stop to help texts itself; names and helps here leave them out.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use alara_model::Kind;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use axum::Router;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::prometheus_text::{CONTENT_TYPE, encode};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 
 use crate::Counts;
@@ -17,29 +32,51 @@ use super::TopicPartition;
 /// Upper bounds (seconds) of the arrival-to-durable histogram buckets.
 const BUCKETS: [f64; 10] = [0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 5.0, 10.0, 30.0, 60.0];
 
-/// The source's counters. Cheap to update (one short lock); shared with the HTTP responder.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    inner: Mutex<Inner>,
+/// `kind="readings"`, …
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: &'static str,
 }
 
-#[derive(Debug, Default, Clone)]
-struct Inner {
-    received: [u64; 3],
-    durable: Counts,
-    flushes: u64,
-    flushed_rows: u64,
-    latency_buckets: [u64; BUCKETS.len()],
-    latency_count: u64,
-    latency_sum: f64,
-    commit_failures: u64,
-    consumer_errors: u64,
-    offsets_lost: BTreeMap<TopicPartition, i64>,
-    lag: BTreeMap<TopicPartition, i64>,
-    started: Option<Instant>,
-    /// Gauges other parts of the process report through this endpoint (the alert engine's
-    /// state size): name → (help, value).
-    gauges: BTreeMap<&'static str, (&'static str, f64)>,
+/// `topic="…",partition="…"`, in that order.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PartitionLabels {
+    topic: String,
+    partition: i32,
+}
+
+impl From<&TopicPartition> for PartitionLabels {
+    fn from(tp: &TopicPartition) -> Self {
+        PartitionLabels { topic: tp.topic.clone(), partition: tp.partition }
+    }
+}
+
+/// A gauge holding an `f64` (the default `Gauge` holds an `i64`).
+type FloatGauge = Gauge<f64, std::sync::atomic::AtomicU64>;
+
+/// The source's metrics. Updates are atomic operations; the registry is locked only to render and
+/// to register a gauge the first time another part of the process sets it.
+#[derive(Debug)]
+pub struct Metrics {
+    received: Family<KindLabel, Counter>,
+    ingested: Family<KindLabel, Counter>,
+    rejected: Family<KindLabel, Counter>,
+    flushes: Counter,
+    flushed_rows: Counter,
+    arrival_to_durable: Histogram,
+    commit_failures: Counter,
+    consumer_errors: Counter,
+    consumer_lag: Family<PartitionLabels, Gauge>,
+    offsets_lost: Family<PartitionLabels, Counter>,
+    /// Every partition together, for [`Metrics::offsets_lost_total`] (a family cannot be summed).
+    offsets_lost_sum: AtomicU64,
+    /// The lag series by partition: the progress line reads it, and [`Metrics::assigned`] needs
+    /// to know which series to drop (a family cannot be listed).
+    lag: Mutex<BTreeMap<TopicPartition, i64>>,
+    /// Gauges other parts of the process report through this endpoint (the alert engine's state
+    /// size), registered on first use.
+    gauges: Mutex<HashMap<&'static str, FloatGauge>>,
+    registry: Mutex<Registry>,
 }
 
 /// A copy of the counters, for the progress line.
@@ -52,231 +89,195 @@ pub(crate) struct Snapshot {
     pub consumer_errors: u64,
 }
 
-fn idx(kind: Kind) -> usize {
-    match kind {
-        Kind::Readings => 0,
-        Kind::Workers => 1,
-        Kind::Procedures => 2,
+impl Default for Metrics {
+    fn default() -> Self {
+        let m = Metrics {
+            received: Family::default(),
+            ingested: Family::default(),
+            rejected: Family::default(),
+            flushes: Counter::default(),
+            flushed_rows: Counter::default(),
+            arrival_to_durable: Histogram::new(BUCKETS),
+            commit_failures: Counter::default(),
+            consumer_errors: Counter::default(),
+            consumer_lag: Family::default(),
+            offsets_lost: Family::default(),
+            offsets_lost_sum: AtomicU64::new(0),
+            lag: Mutex::default(),
+            gauges: Mutex::default(),
+            registry: Mutex::default(),
+        };
+        // Every kind is shown from the start, at 0, as a scraper expects of a counter.
+        for k in Kind::ALL {
+            for family in [&m.received, &m.ingested, &m.rejected] {
+                let _ = family.get_or_create(&KindLabel { kind: k.table() });
+            }
+        }
+        {
+            let mut r = lock(&m.registry);
+            r.register("alara_ingest_received", "Messages taken from Kafka, per record kind", m.received.clone());
+            r.register("alara_ingest_ingested", "Records durable in the lake as rows, per kind", m.ingested.clone());
+            r.register("alara_ingest_rejected", "Records durable in the lake as rejects, per kind", m.rejected.clone());
+            r.register("alara_ingest_flushes", "Flushes written and marked in the lake", m.flushes.clone());
+            r.register(
+                "alara_ingest_flushed_rows",
+                "Rows (rejects included) written by flushes",
+                m.flushed_rows.clone(),
+            );
+            r.register(
+                "alara_ingest_arrival_to_durable_seconds",
+                "Per flush, time from the arrival of its oldest record to the flush being durable and marked",
+                m.arrival_to_durable.clone(),
+            );
+            r.register(
+                "alara_ingest_commit_failures",
+                "Kafka offset commits that failed (positions stay in the lake)",
+                m.commit_failures.clone(),
+            );
+            r.register(
+                "alara_ingest_consumer_errors",
+                "Errors reported by the Kafka client",
+                m.consumer_errors.clone(),
+            );
+            r.register(
+                "alara_ingest_consumer_lag",
+                "Messages between the position and the end of each assigned partition",
+                m.consumer_lag.clone(),
+            );
+            r.register(
+                "alara_ingest_offsets_lost",
+                "Offsets deleted by the topic's retention before alara read them (forward gaps), per partition",
+                m.offsets_lost.clone(),
+            );
+        }
+        m
     }
 }
 
-impl Metrics {
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        // Only plain arithmetic runs under this lock; a panic there is a bug worth surfacing.
-        self.inner.lock().expect("metrics lock poisoned")
-    }
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Only map updates and the encoding run under these locks; a panic there is a bug worth surfacing.
+    m.lock().expect("metrics lock poisoned")
+}
 
+/// Adds to `counter` what brings it to `total` (the core keeps totals, a counter only goes up).
+fn raise_to(counter: &Counter, total: u64) {
+    counter.inc_by(total.saturating_sub(counter.get()));
+}
+
+impl Metrics {
     /// A message was taken from Kafka.
     pub fn message_received(&self, kind: Kind) {
-        let mut m = self.lock();
-        m.started.get_or_insert_with(Instant::now);
-        m.received[idx(kind)] += 1;
+        self.received.get_or_create(&KindLabel { kind: kind.table() }).inc();
     }
 
     /// A flush is durable: `counts` are the totals so far (all durable now), `waited` the time the
     /// oldest of its records spent between arrival and durability.
     pub fn flushed(&self, counts: Counts, rows: u64, waited: Duration) {
-        let mut m = self.lock();
-        m.durable = counts;
-        m.flushes += 1;
-        m.flushed_rows += rows;
-        let s = waited.as_secs_f64();
-        for (i, b) in BUCKETS.iter().enumerate() {
-            if s <= *b {
-                m.latency_buckets[i] += 1;
-            }
+        for k in Kind::ALL {
+            let label = KindLabel { kind: k.table() };
+            raise_to(&self.ingested.get_or_create(&label), counts.accepted(k));
+            raise_to(&self.rejected.get_or_create(&label), counts.rejected(k));
         }
-        m.latency_count += 1;
-        m.latency_sum += s;
+        self.flushes.inc();
+        self.flushed_rows.inc_by(rows);
+        self.arrival_to_durable.observe(waited.as_secs_f64());
     }
 
     /// Kafka refused an offset commit (the lake still holds the positions).
     pub fn commit_failed(&self) {
-        self.lock().commit_failures += 1;
+        self.commit_failures.inc();
     }
 
     /// The consumer reported an error (broker down, unknown topic…).
     pub fn consumer_error(&self) {
-        self.lock().consumer_errors += 1;
+        self.consumer_errors.inc();
     }
 
     /// The partitions now assigned (others lose their lag series).
     pub fn assigned(&self, tps: Vec<TopicPartition>) {
-        let mut m = self.lock();
-        m.lag.retain(|tp, _| tps.contains(tp));
+        lock(&self.lag).retain(|tp, _| {
+            let keep = tps.contains(tp);
+            if !keep {
+                self.consumer_lag.remove(&tp.into());
+            }
+            keep
+        });
     }
 
     /// Messages not yet received in a partition.
     pub fn lag(&self, tp: &TopicPartition, lag: i64) {
-        self.lock().lag.insert(tp.clone(), lag);
+        let mut series = lock(&self.lag);
+        self.consumer_lag.get_or_create(&tp.into()).set(lag);
+        series.insert(tp.clone(), lag);
     }
 
     pub(crate) fn snapshot(&self) -> Snapshot {
-        let m = self.lock();
+        let sum = |family: &Family<KindLabel, Counter>| -> u64 {
+            Kind::ALL.iter().map(|k| family.get_or_create(&KindLabel { kind: k.table() }).get()).sum()
+        };
         Snapshot {
-            received: m.received.iter().sum(),
-            durable_accepted: m.durable.total_accepted(),
-            durable_rejected: m.durable.total_rejected(),
-            lag: m.lag.clone(),
-            consumer_errors: m.consumer_errors,
+            received: sum(&self.received),
+            durable_accepted: sum(&self.ingested),
+            durable_rejected: sum(&self.rejected),
+            lag: lock(&self.lag).clone(),
+            consumer_errors: self.consumer_errors.get(),
         }
     }
 
     /// Offsets of a partition deleted by retention before they were read (a forward gap).
     pub fn offsets_lost(&self, tp: &TopicPartition, n: i64) {
-        *self.lock().offsets_lost.entry(tp.clone()).or_default() += n;
+        let n = u64::try_from(n).unwrap_or(0);
+        self.offsets_lost.get_or_create(&tp.into()).inc_by(n);
+        self.offsets_lost_sum.fetch_add(n, Ordering::Relaxed);
     }
 
     /// Offsets lost to retention, every partition together.
     pub fn offsets_lost_total(&self) -> i64 {
-        self.lock().offsets_lost.values().sum()
+        self.offsets_lost_sum.load(Ordering::Relaxed) as i64
     }
 
     /// Sets a gauge reported by another part of the process (rendered after the source's own).
     pub fn set_gauge(&self, name: &'static str, help: &'static str, value: f64) {
-        self.lock().gauges.insert(name, (help, value));
+        let mut gauges = lock(&self.gauges);
+        let gauge = gauges.entry(name).or_insert_with(|| {
+            let gauge = FloatGauge::default();
+            // The registry adds the full stop; callers may have written one.
+            lock(&self.registry).register(name, help.trim_end_matches('.'), gauge.clone());
+            gauge
+        });
+        gauge.set(value);
     }
 
-    /// The counters in the Prometheus text exposition format (version 0.0.4).
+    /// The metrics in the Prometheus text exposition format (version 0.0.4).
     pub fn render(&self) -> String {
-        let m = self.lock().clone();
         let mut out = String::new();
-        family(&mut out, "alara_ingest_received_total", "counter", "Messages taken from Kafka, per record kind.");
-        for k in Kind::ALL {
-            let _ = writeln!(out, "alara_ingest_received_total{{kind=\"{}\"}} {}", k.table(), m.received[idx(k)]);
-        }
-        family(&mut out, "alara_ingest_ingested_total", "counter", "Records durable in the lake as rows, per kind.");
-        for k in Kind::ALL {
-            let _ = writeln!(out, "alara_ingest_ingested_total{{kind=\"{}\"}} {}", k.table(), m.durable.accepted(k));
-        }
-        family(&mut out, "alara_ingest_rejected_total", "counter", "Records durable in the lake as rejects, per kind.");
-        for k in Kind::ALL {
-            let _ = writeln!(out, "alara_ingest_rejected_total{{kind=\"{}\"}} {}", k.table(), m.durable.rejected(k));
-        }
-        family(&mut out, "alara_ingest_flushes_total", "counter", "Flushes written and marked in the lake.");
-        let _ = writeln!(out, "alara_ingest_flushes_total {}", m.flushes);
-        family(&mut out, "alara_ingest_flushed_rows_total", "counter", "Rows (rejects included) written by flushes.");
-        let _ = writeln!(out, "alara_ingest_flushed_rows_total {}", m.flushed_rows);
-        family(
-            &mut out,
-            "alara_ingest_arrival_to_durable_seconds",
-            "histogram",
-            "Per flush, time from the arrival of its oldest record to the flush being durable and marked.",
-        );
-        for (i, b) in BUCKETS.iter().enumerate() {
-            let _ =
-                writeln!(out, "alara_ingest_arrival_to_durable_seconds_bucket{{le=\"{b}\"}} {}", m.latency_buckets[i]);
-        }
-        let _ = writeln!(out, "alara_ingest_arrival_to_durable_seconds_bucket{{le=\"+Inf\"}} {}", m.latency_count);
-        let _ = writeln!(out, "alara_ingest_arrival_to_durable_seconds_sum {}", m.latency_sum);
-        let _ = writeln!(out, "alara_ingest_arrival_to_durable_seconds_count {}", m.latency_count);
-        family(
-            &mut out,
-            "alara_ingest_commit_failures_total",
-            "counter",
-            "Kafka offset commits that failed (positions stay in the lake).",
-        );
-        let _ = writeln!(out, "alara_ingest_commit_failures_total {}", m.commit_failures);
-        family(&mut out, "alara_ingest_consumer_errors_total", "counter", "Errors reported by the Kafka client.");
-        let _ = writeln!(out, "alara_ingest_consumer_errors_total {}", m.consumer_errors);
-        family(
-            &mut out,
-            "alara_ingest_consumer_lag",
-            "gauge",
-            "Messages between the position and the end of each assigned partition.",
-        );
-        for (tp, lag) in &m.lag {
-            let _ = writeln!(
-                out,
-                "alara_ingest_consumer_lag{{topic=\"{}\",partition=\"{}\"}} {lag}",
-                escape(&tp.topic),
-                tp.partition
-            );
-        }
-        family(
-            &mut out,
-            "alara_ingest_offsets_lost_total",
-            "counter",
-            "Offsets deleted by the topic's retention before alara read them (forward gaps), per partition.",
-        );
-        for (tp, n) in &m.offsets_lost {
-            let _ = writeln!(
-                out,
-                "alara_ingest_offsets_lost_total{{topic=\"{}\",partition=\"{}\"}} {n}",
-                escape(&tp.topic),
-                tp.partition
-            );
-        }
-        for (name, (help, value)) in &m.gauges {
-            family(&mut out, name, "gauge", help);
-            let _ = writeln!(out, "{name} {value}");
-        }
+        // Writing to a String cannot fail; the encoder's own errors come from its writer.
+        encode(&mut out, &lock(&self.registry)).expect("encoding metrics into a String");
         out
     }
 }
 
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-}
-
-fn escape(label: &str) -> String {
-    label.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
-}
-
-/// Answers every HTTP request on `listener` with the metrics (`GET /metrics`, or `/`), until the
-/// task is dropped. One short-lived task per connection; requests larger than 8 KiB or slower than
-/// 5 s are dropped.
+/// Serves the metrics on `listener` (`GET /metrics`, or `/`; 404 elsewhere) until the task is
+/// dropped. axum's HTTP/1 keeps connections alive, as Prometheus expects.
 pub async fn serve_metrics(listener: TcpListener, metrics: Arc<Metrics>) {
-    loop {
-        let (mut socket, _) = match listener.accept().await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(cause = %e, "metrics endpoint: accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
+    let scrape = move || {
         let metrics = metrics.clone();
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 8192];
-            let mut len = 0;
-            let read = tokio::time::timeout(Duration::from_secs(5), async {
-                while len < buf.len() {
-                    let n = socket.read(&mut buf[len..]).await?;
-                    if n == 0 {
-                        break;
-                    }
-                    len += n;
-                    if buf[..len].windows(4).any(|w| w == b"\r\n\r\n") {
-                        break;
-                    }
-                }
-                Ok::<_, std::io::Error>(())
-            })
-            .await;
-            if !matches!(read, Ok(Ok(()))) {
-                return;
-            }
-            let request = String::from_utf8_lossy(&buf[..len]);
-            let path = request.split_whitespace().nth(1).unwrap_or("");
-            let (status, body) = if request.starts_with("GET ") && (path == "/metrics" || path == "/") {
-                ("200 OK", metrics.render())
-            } else {
-                ("404 Not Found", "only GET /metrics is served here\n".to_string())
-            };
-            let response = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = socket.write_all(response.as_bytes()).await;
-            let _ = socket.shutdown().await;
-        });
+        async move { ([(header::CONTENT_TYPE, CONTENT_TYPE)], metrics.render()) }
+    };
+    let app = Router::new()
+        .route("/metrics", get(scrape.clone()))
+        .route("/", get(scrape))
+        .fallback(|| async { (StatusCode::NOT_FOUND, "only GET /metrics is served here\n").into_response() });
+    if let Err(e) = axum::serve(listener, app).await {
+        // axum retries failed accepts itself; this is the listener itself going away.
+        tracing::warn!(cause = %e, "metrics endpoint stopped");
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     #[test]
     fn renders_prometheus_text() {
@@ -288,30 +289,58 @@ mod tests {
         m.flushed(c, 4, Duration::from_millis(700));
         m.commit_failed();
         m.lag(&TopicPartition::new("dosimetry.readings", 2), 42);
+        m.set_gauge("alara_alert_state_results", "Legal results held.", 7.0);
         let text = m.render();
+        assert!(text.contains("# TYPE alara_ingest_received_total counter\n"), "{text}");
         assert!(text.contains("alara_ingest_received_total{kind=\"readings\"} 1\n"), "{text}");
+        assert!(text.contains("alara_ingest_received_total{kind=\"workers\"} 0\n"), "{text}");
         assert!(text.contains("alara_ingest_ingested_total{kind=\"readings\"} 3\n"));
         assert!(text.contains("alara_ingest_rejected_total{kind=\"readings\"} 1\n"));
         assert!(text.contains("alara_ingest_arrival_to_durable_seconds_bucket{le=\"0.5\"} 0\n"));
         assert!(text.contains("alara_ingest_arrival_to_durable_seconds_bucket{le=\"1\"} 1\n"));
+        assert!(text.contains("alara_ingest_arrival_to_durable_seconds_bucket{le=\"+Inf\"} 1\n"));
         assert!(text.contains("alara_ingest_commit_failures_total 1\n"));
         assert!(text.contains("alara_ingest_consumer_lag{topic=\"dosimetry.readings\",partition=\"2\"} 42\n"));
+        assert!(text.contains("# HELP alara_alert_state_results Legal results held.\n"), "{text}");
+        assert!(text.contains("# TYPE alara_alert_state_results gauge\nalara_alert_state_results 7.0\n"), "{text}");
+        assert!(!text.contains("_total_total") && !text.contains("..\n") && !text.contains("# EOF"), "{text}");
         m.assigned(vec![]);
         assert!(!m.render().contains("alara_ingest_consumer_lag{"));
+        assert!(m.snapshot().lag.is_empty());
+    }
+
+    #[test]
+    fn counts_offsets_lost_per_partition_and_in_total() {
+        let m = Metrics::default();
+        m.offsets_lost(&TopicPartition::new("t", 0), 5);
+        m.offsets_lost(&TopicPartition::new("t", 0), 2);
+        m.offsets_lost(&TopicPartition::new("t", 1), 1);
+        assert_eq!(m.offsets_lost_total(), 8);
+        assert!(m.render().contains("alara_ingest_offsets_lost_total{topic=\"t\",partition=\"0\"} 7\n"));
+    }
+
+    /// A raw HTTP/1.1 exchange (the request asks to close, so the answer ends at EOF).
+    async fn get_raw(addr: std::net::SocketAddr, request: &str) -> String {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(request.as_bytes()).await.unwrap();
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).await.unwrap();
+        resp
     }
 
     #[tokio::test]
     async fn serves_metrics_over_http() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let metrics = Arc::new(Metrics::default());
-        let server = tokio::spawn(serve_metrics(listener, metrics.clone()));
-        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
-        let mut resp = String::new();
-        s.read_to_string(&mut resp).await.unwrap();
+        let server = tokio::spawn(serve_metrics(listener, Arc::new(Metrics::default())));
+        let resp = get_raw(addr, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
         assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"), "{resp}");
+        assert!(resp.contains("content-type: text/plain; version=0.0.4; charset=utf-8\r\n"), "{resp}");
         assert!(resp.contains("alara_ingest_flushes_total 0"));
+        let resp = get_raw(addr, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+        assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"), "{resp}");
+        let resp = get_raw(addr, "GET /other HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+        assert!(resp.starts_with("HTTP/1.1 404 Not Found\r\n"), "{resp}");
         server.abort();
     }
 }
