@@ -3,7 +3,8 @@
 # of a tool we did not write, on the same machine, in the same run, on the same data:
 #
 #   kafka         alara ingest --kafka --until-idle, a 6-partition topic       vs  kcat -C -e (raw)
-#   ingest RSS    peak resident memory of that ingest, alerts on, on a backlog of 1 M and of 5 M
+#   ingest RSS    peak resident memory of that ingest, alerts on, on a backlog of 1 M, 5 M and 10 M:
+#                 one hospital's staff over 24, 120 and 240 months (a backlog grows with time)
 #   file ingest   alara ingest --readings (JSONL → validated lake)             vs  DuckDB read_json → Parquet
 #   views         overexposure, missing_badge, unexplained_heterogeneity       vs  DuckDB running the same
 #                 on the 10 M lake: wall time and peak memory                       view files on the same
@@ -17,10 +18,10 @@
 # versions). A figure that could not be taken is null in bench.json with KEY_reason beside it.
 #
 # Usage: scripts/bench.sh [--quick] [--out FILE]
-#   (default)  the issue's sizes: 1 M and 5 M readings in Kafka, a 10 M-reading lake. Hours on
-#              2 cores, and tens of GB of disk under $TMPDIR.
-#   --quick    the same steps on ≈ 50 k / 250 k readings and a 200 k lake (generate gives 66 k / 290 k /
-#              234 k; bench.json has the real counts): under 2 minutes on 2 cores once built.
+#   (default)  the issue's sizes: 1 M, 5 M and 10 M readings in Kafka, a 10 M-reading lake. Hours
+#              on 2 cores, and tens of GB of disk under $TMPDIR.
+#   --quick    the same steps on ≈ 50 k / 250 k / 500 k readings and a 200 k lake (bench.json has
+#              the counts generate really gave): a few minutes on 2 cores once built.
 #   --out F    where bench.json goes (default: ./bench.json)
 #
 # Environment:
@@ -28,7 +29,9 @@
 #                `cargo build --release --locked`, about half an hour cold on 2 cores)
 #   BENCH_PORT   port of the private Kafka broker (default 19292; the tests' broker is not touched)
 #   BENCH_KEEP   keep the work directory (data, lakes, logs) when set
-#   BENCH_READINGS="SMALL LARGE LAKE", BENCH_ALERT_SECONDS: other sizes, to try the script out
+#   BENCH_READINGS="SMALL LARGE LAKE [HUGE]", BENCH_ALERT_SECONDS: other sizes, to try the script out
+#   BENCH_STEPS  the steps to run, of: files views identity report kafka startup alerts (default:
+#                all); e.g. BENCH_STEPS=kafka for the Kafka rate and the memory with backlog only
 #
 # Needs kcat, Python duckdb and deltalake (scripts/test-deps.sh installs them), Java 17 for the
 # broker (scripts/kafka.sh), GNU time (/usr/bin/time, Debian `time`). Never run by CI: it measures
@@ -51,16 +54,20 @@ done
 # Sizes in readings. `alara generate` writes about 382 readings per worker over 24 months
 # (2,000 workers gave 916,450), so the worker count is chosen from the wanted readings.
 if [ "$QUICK" = 1 ]; then
-    SIZE=quick BACKLOG_SMALL=50000 BACKLOG_LARGE=250000 LAKE_READINGS=200000 ALERT_SECONDS=10
+    SIZE=quick BACKLOG_SMALL=50000 BACKLOG_LARGE=250000 BACKLOG_HUGE=500000 LAKE_READINGS=200000 ALERT_SECONDS=10
 else
-    SIZE=full BACKLOG_SMALL=1000000 BACKLOG_LARGE=5000000 LAKE_READINGS=10000000 ALERT_SECONDS=20
+    SIZE=full BACKLOG_SMALL=1000000 BACKLOG_LARGE=5000000 BACKLOG_HUGE=10000000 LAKE_READINGS=10000000 ALERT_SECONDS=20
 fi
 # BENCH_READINGS="SMALL LARGE LAKE" overrides the three sizes (to try the script out quickly).
 if [ -n "${BENCH_READINGS:-}" ]; then
-    read -r BACKLOG_SMALL BACKLOG_LARGE LAKE_READINGS <<<"$BENCH_READINGS"
+    read -r BACKLOG_SMALL BACKLOG_LARGE LAKE_READINGS huge <<<"$BENCH_READINGS"
+    BACKLOG_HUGE="${huge:-$(( BACKLOG_LARGE * 2 ))}"
     SIZE="custom ($BENCH_READINGS)"
 fi
 ALERT_SECONDS="${BENCH_ALERT_SECONDS:-$ALERT_SECONDS}"
+STEPS=" ${BENCH_STEPS:-files views identity report kafka startup alerts} "
+STEPS="${STEPS//,/ }"
+step() { [[ "$STEPS" == *" $1 "* ]]; }
 READINGS_PER_WORKER=382
 MONTHS=24
 PARTITIONS=6
@@ -164,12 +171,14 @@ record_machine() {
     put_str kafka_version "${ALARA_KAFKA_VERSION:-4.4.0}"
 }
 
-# generate NAME READINGS SEED: a generated hospital of about READINGS readings in $WORK/NAME.
+# generate NAME READINGS SEED [MONTHS]: a generated hospital of about READINGS readings over MONTHS
+# months (default $MONTHS) in $WORK/NAME. READINGS_PER_WORKER is per $MONTHS months.
 generate() {
-    local workers=$(( ($2 + READINGS_PER_WORKER - 1) / READINGS_PER_WORKER ))
+    local months="${4:-$MONTHS}"
+    local workers=$(( ($2 * MONTHS + READINGS_PER_WORKER * months - 1) / (READINGS_PER_WORKER * months) ))
     [ "$workers" -ge 22 ] || workers=22   # the injected anomalies need 22 workers
-    log "generating $1: $workers workers × $MONTHS months (≈ $2 readings)"
-    "$ALARA" generate --out "$WORK/$1" --workers "$workers" --months "$MONTHS" --seed "$3" >/dev/null
+    log "generating $1: $workers workers × $months months (≈ $2 readings)"
+    "$ALARA" generate --out "$WORK/$1" --workers "$workers" --months "$months" --seed "$3" >/dev/null
     put "readings_$1" "$(wc -l <"$WORK/$1/readings.jsonl")"
     put "workers_$1" "$workers"
 }
@@ -219,7 +228,7 @@ kafka_ingest() {
 bench_kafka() {
     produce backlog_small
     produce backlog_large
-    local n_small n_large kcat_s kcat_rate alara_rate rss_large=""
+    local n_small n_large n_huge kcat_s kcat_rate alara_rate rss_large="" rss_small=""
     n_small=$(lines backlog_small)
     n_large=$(lines backlog_large)
 
@@ -249,6 +258,7 @@ bench_kafka() {
 
     log "alara ingest of the small backlog ($n_small readings)"
     if kafka_ingest backlog_small && [ "$CONSUMED" -ge "$n_small" ]; then
+        rss_small="$RSS"
         put ingest_rss_mib_1m "$RSS"
         put ingest_rss_large_over_small "$(ratio "$rss_large" "$RSS")"
         row "ingest peak RSS $n_small → $n_large" "$RSS → $rss_large MiB" "flat: ≤ 1.2" \
@@ -256,6 +266,24 @@ bench_kafka() {
     else
         put_null ingest_rss_mib_1m "alara ingest of the small backlog failed or stopped early"
     fi
+
+    # The 10 M point of issue 9 (memory only): the topics before it are deleted from the broker's
+    # disk first, it is large.
+    rm -rf "$WORK/klake-backlog_large" "$WORK/klake-backlog_small"
+    produce backlog_huge
+    n_huge=$(lines backlog_huge)
+    rm -rf "$WORK/backlog_huge"
+    log "alara ingest of the huge backlog ($n_huge readings)"
+    if kafka_ingest backlog_huge && [ "$CONSUMED" -ge "$n_huge" ]; then
+        put ingest_rss_mib_10m "$RSS"
+        put kafka_readings_per_s_10m "$(calc '%.0f' "$n_huge / $WALL")"
+        put ingest_rss_huge_over_small "$(ratio "$RSS" "$rss_small")"
+        row "ingest peak RSS $n_small → $n_huge" "${rss_small:-?} → $RSS MiB" "flat: ≤ 1.2" \
+            "$(ratio "$RSS" "$rss_small")" ""
+    else
+        put_null ingest_rss_mib_10m "alara ingest of the huge backlog failed or stopped early (${CONSUMED:-?} of $n_huge rows)"
+    fi
+    rm -rf "$WORK/klake-backlog_huge"
 }
 
 # Start-up on the big lake: a fresh topic holding one reading; the time from starting
@@ -424,26 +452,36 @@ bench_alerts() {
 preflight
 record_machine
 
-generate backlog_small "$BACKLOG_SMALL" 1
-generate backlog_large "$BACKLOG_LARGE" 5
-generate lake "$LAKE_READINGS" 10
+# The backlogs are one hospital's staff over more months (same seed, same workers): a backlog grows
+# with time, and the alert state is by design workers × the months it keeps ([alerts] state_months),
+# so "memory flat with backlog" compares the same staff over 5× and 10× the months.
+if step kafka; then
+    generate backlog_small "$BACKLOG_SMALL" 1
+    generate backlog_large "$BACKLOG_LARGE" 1 $(( MONTHS * BACKLOG_LARGE / BACKLOG_SMALL ))
+    generate backlog_huge "$BACKLOG_HUGE" 1 $(( MONTHS * BACKLOG_HUGE / BACKLOG_SMALL ))
+fi
+if step files || step views || step identity || step report || step startup; then
+    generate lake "$LAKE_READINGS" 10
+    step files || die "the views, report and start-up read the lake that the files step writes: add files to BENCH_STEPS"
+fi
 
 printf '%-40s %22s %28s %6s %10s\n' benchmark alara reference ratio "alara RSS" | tee -a "$TABLE" >&2
 
-bench_file_ingest
-bench_views
-bench_identity
-bench_report
+step files && bench_file_ingest
+step views && bench_views
+step identity && bench_identity
+step report && bench_report
 
-log "starting a private Kafka broker on port $ALARA_KAFKA_PORT"
-if BROKER="$(scripts/kafka.sh start 2>"$WORK/broker.log")"; then
-    bench_kafka
-    bench_startup     # last on the lake: it adds the one reading it consumes
-    bench_alerts
+if ! step kafka && ! step startup && ! step alerts; then
+    :
+elif log "starting a private Kafka broker on port $ALARA_KAFKA_PORT" && BROKER="$(scripts/kafka.sh start 2>"$WORK/broker.log")"; then
+    step kafka && bench_kafka
+    step startup && bench_startup     # last on the lake: it adds the one reading it consumes
+    step alerts && bench_alerts
 else
     tail -n 20 "$WORK/broker.log" >&2
     BROKER=""
-    for k in kafka_vs_kcat ingest_rss_mib_1m ingest_rss_mib_5m startup_10m_s alert_p50_s alert_p99_s; do
+    for k in kafka_vs_kcat ingest_rss_mib_1m ingest_rss_mib_5m ingest_rss_mib_10m startup_10m_s alert_p50_s alert_p99_s; do
         put_null "$k" "the Kafka broker did not start (scripts/kafka.sh start)"
     done
 fi
