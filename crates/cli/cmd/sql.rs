@@ -147,7 +147,8 @@ async fn run_one(
 }
 
 const HELP: &str = "Statements end with ';'. Tables: readings, workers, procedures, rejects, alerts, explanations \
-(one row per identity; *_all keeps every copy), thresholds, and the detection views.\n\
+(one row per identity; *_all keeps every copy), thresholds, lake_snapshot, lake_faults (files left out as \
+unreadable), and the detection views.\n\
   \\d          list tables and views\n  \\d NAME     describe one\n  \\q          quit (or Ctrl-D)";
 
 async fn repl(session: &Session, format: Format) -> anyhow::Result<ExitCode> {
