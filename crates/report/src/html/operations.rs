@@ -100,11 +100,11 @@ pub(super) fn quality(o: &mut String, ctx: &Ctx) {
         let _ = match lang {
             Lang::Fr => write!(
                 o,
-                r#"<p class="note"><strong>{q} fichier(s) du lac illisible(s)</strong> (tronqué(s) ou corrompu(s)) ont été mis de côté : les chiffres de ce rapport sont calculés sans leurs lignes. Détail : <code>SELECT * FROM lake_faults</code>.</p>"#
+                r#"<p class="note">Fichiers du lac illisibles (tronqués ou corrompus) mis de côté : <strong>{q}</strong>. Les chiffres de ce rapport sont calculés sans leurs lignes ; détail : <code>SELECT * FROM lake_faults</code>.</p>"#
             ),
             Lang::En => write!(
                 o,
-                r#"<p class="note"><strong>{q} unreadable lake file(s)</strong> (truncated or corrupt) were set aside: this report's figures are computed without their rows. Details: <code>SELECT * FROM lake_faults</code>.</p>"#
+                r#"<p class="note">Unreadable lake files (truncated or corrupt) set aside: <strong>{q}</strong>. This report's figures are computed without their rows; details: <code>SELECT * FROM lake_faults</code>.</p>"#
             ),
         };
     }
