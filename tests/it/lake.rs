@@ -247,3 +247,89 @@ fn engines_reading_through_the_log_ignore_a_flush_that_never_committed() {
     assert!(part.join("kafka-killed-before-commit.parquet").exists());
     assert_eq!(sql_count(&lake, "SELECT count(*) AS n FROM readings_all"), 40);
 }
+
+/// The `readings` data files, paths relative to the table (as in the Delta log and in
+/// `lake_faults`).
+fn readings_files(lake: &Path) -> BTreeSet<String> {
+    let table = lake.join("readings");
+    let mut out = BTreeSet::new();
+    let mut stack = vec![table.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() && !p.ends_with("_delta_log") {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "parquet") {
+                out.insert(p.strip_prefix(&table).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    out
+}
+
+/// Ingests readings `from..to` (unique ids) from a file and returns the readings files it added.
+fn ingest_file(dir: &Path, lake: &Path, from: usize, to: usize) -> BTreeSet<String> {
+    let before = if lake.is_dir() { readings_files(lake) } else { BTreeSet::new() };
+    let lines: Vec<String> = (from..to).map(|i| reading("faults", i)).collect();
+    let f = write(dir, &format!("readings-{from}.jsonl"), &lines.join("\n"));
+    run_ok(alara().args(["ingest", "--lake"]).arg(lake).arg("--readings").arg(&f));
+    readings_files(lake).difference(&before).cloned().collect()
+}
+
+/// Issue 9, item 3 ("faults contained"): a truncated data file is quarantined, not fatal. It is
+/// a row of `lake_faults`, queries answer from the readable files (with a warning on stderr), the
+/// report says so, and file and Kafka ingest go on adding to the lake.
+#[test]
+fn issue_9_a_truncated_data_file_is_a_row_of_lake_faults_and_the_rest_answers() {
+    let dir = tempdir();
+    let lake = dir.path().join("lake");
+    ingest_file(dir.path(), &lake, 0, 300);
+    let victim = ingest_file(dir.path(), &lake, 300, 420);
+    assert_eq!(victim.len(), 1, "one ingest of one year adds one readings file: {victim:?}");
+    let victim = victim.into_iter().next().unwrap();
+    ingest_file(dir.path(), &lake, 420, 500);
+    assert_eq!(sql_count(&lake, "SELECT count(*) AS n FROM readings"), 500);
+    assert!(sql_json(&lake, "SELECT * FROM lake_faults").is_empty(), "a healthy lake has no faults");
+
+    // Half of the file survives, as after a partial copy or a full disk.
+    let path = lake.join("readings").join(&victim);
+    let size = std::fs::metadata(&path).unwrap().len();
+    std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(size / 2).unwrap();
+
+    let faults = sql_json(&lake, "SELECT table_name, file, problem, size_in_log, size_on_disk FROM lake_faults");
+    assert_eq!(faults.len(), 1, "{faults:?}");
+    assert_eq!(faults[0]["table_name"], "readings");
+    assert_eq!(faults[0]["file"], victim.as_str());
+    assert!(faults[0]["problem"].as_str().unwrap().starts_with("truncated"), "{faults:?}");
+    assert_eq!((faults[0]["size_in_log"].as_u64(), faults[0]["size_on_disk"].as_u64()), (Some(size), Some(size / 2)));
+    let out = run_ok(alara().args(["sql", "--lake"]).arg(&lake).args(["-c", "SELECT count(*) AS n FROM readings"]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("1 lake file(s)") && stderr.contains("lake_faults"), "{stderr}");
+    assert_eq!(sql_count(&lake, "SELECT count(*) AS n FROM readings"), 500 - 120);
+
+    let report = dir.path().join("report");
+    run_ok(
+        alara()
+            .args(["report", "--lake"])
+            .arg(&lake)
+            .args(["--as-of", "2025-12-31", "--lang", "en", "--out"])
+            .arg(&report),
+    );
+    let page = std::fs::read_to_string(report.join("report.html")).unwrap();
+    assert!(
+        page.contains("Unreadable lake files (truncated or corrupt) set aside: <strong>1</strong>"),
+        "the report counts the quarantined files"
+    );
+
+    // Ingest goes on: the alert engine's replay skips the file, new readings are counted.
+    ingest_file(dir.path(), &lake, 500, 560);
+    assert_eq!(sql_count(&lake, "SELECT count(*) AS n FROM readings"), 560 - 120);
+    let Some(b) = broker() else { return };
+    let _g = shared();
+    let t = Topics::create(&b, "faults", 1);
+    let cfg = config(dir.path(), &t, "latency_ms = 100");
+    produce_lines(&b, &t.readings, (560..600).map(|i| reading("faults", i)));
+    ingest_until_idle(&b, &lake, &cfg, &unique("g"));
+    assert_eq!(sql_count(&lake, "SELECT count(*) AS n FROM readings"), 600 - 120);
+    assert_eq!(sql_json(&lake, "SELECT file FROM lake_faults").len(), 1);
+}

@@ -6,8 +6,8 @@
 //!
 //! A data file that cannot be decoded (truncated, corrupt) is logged, counted in
 //! [`unreadable_files`] and skipped: one bad file must not stop every ingest process. The rows
-//! it held are still in the lake's history for an operator to restore; `alara sql` reports the
-//! same file as an error when a query reads it.
+//! it held are still in the lake's history for an operator to restore; `alara sql` sessions leave
+//! the same file out (when its size or footer gives it away) and list it in `lake_faults`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -74,6 +74,7 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
     );
     // The last line is the page, for scripts.
     println!("{}", outcome.page.display());
+    super::sql::warn_faults(outcome.quarantined);
     for (name, err) in &outcome.failed {
         eprintln!("alara: report section {name} failed: {err}");
     }
@@ -88,6 +89,8 @@ pub struct Outcome {
     pub summary: alara_report::Summary,
     /// Queries that failed (the report was written without them).
     pub failed: BTreeMap<String, String>,
+    /// Data files left out because they failed the lake's integrity check.
+    pub quarantined: usize,
 }
 
 /// Gathers, renders and writes a report over the latest lake (also used by `alara demo`).
@@ -144,8 +147,9 @@ pub async fn write_report_at(
         baseline,
         generator: format!("alara {}", env!("CARGO_PKG_VERSION")),
         lang,
+        quarantined_files: gathered.faults.len(),
     };
     let report = alara_report::build(&inputs);
     let page = report.write(out).with_context(|| format!("writing the report into {}", out.display()))?;
-    Ok(Outcome { page, summary: report.summary, failed: gathered.failed })
+    Ok(Outcome { page, summary: report.summary, failed: gathered.failed, quarantined: inputs.quarantined_files })
 }

@@ -82,6 +82,7 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
     rt.block_on(async {
         let options = SessionOptions { queries_dir: args.queries.clone(), config: config.limits.clone() };
         let session = Session::open_as_of(&lake, &options, &lake_at).await.context("opening the lake")?;
+        warn_faults(session.faults().len());
         let text = match (&args.command, &args.file) {
             (Some(c), _) => Some(c.clone()),
             (None, Some(f)) => {
@@ -97,6 +98,17 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
             None => repl(&session, args.format).await,
         }
     })
+}
+
+/// One line on stderr when the session left unreadable files out, so that a count read from
+/// stdout is never silently short (also used by `alara report`).
+pub fn warn_faults(quarantined: usize) {
+    if quarantined > 0 {
+        eprintln!(
+            "alara: warning: {quarantined} lake file(s) truncated or corrupt were left out of every query; \
+             see `SELECT * FROM lake_faults`"
+        );
+    }
 }
 
 /// Splits `text` into statements and runs each, printing results; errors are printed with
@@ -135,7 +147,8 @@ async fn run_one(
 }
 
 const HELP: &str = "Statements end with ';'. Tables: readings, workers, procedures, rejects, alerts, explanations \
-(one row per identity; *_all keeps every copy), thresholds, and the detection views.\n\
+(one row per identity; *_all keeps every copy), thresholds, lake_snapshot, lake_faults (files left out as \
+unreadable), and the detection views.\n\
   \\d          list tables and views\n  \\d NAME     describe one\n  \\q          quit (or Ctrl-D)";
 
 async fn repl(session: &Session, format: Format) -> anyhow::Result<ExitCode> {

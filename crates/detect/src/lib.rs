@@ -6,6 +6,9 @@
 //! the binary, so a fresh machine needs nothing but the lake; a directory of `.sql` files can be
 //! given instead to try changes without rebuilding.
 //!
+//! Data files that fail the lake's integrity check are left out of the session and listed in
+//! `lake_faults` ([`faults`]).
+//!
 //! [`gather`] runs the report's queries over the lake "as of" a date and hands back the model's
 //! [`alara_model::table::Table`]s ([`rows`] converts Arrow batches once); [`listings`] holds the
 //! listings the command line prints. Detection is the only crate that runs SQL: the binary wires, the report renders.
@@ -13,6 +16,7 @@
 
 pub mod config;
 pub mod explain;
+pub mod faults;
 pub mod gather;
 pub mod listings;
 pub mod queries;

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use alara_lake::{AsOf, Lake, Table, TableSnapshot};
+use alara_lake::{AsOf, FileFault, Lake, Table, TableSnapshot};
 use arrow::array::{RecordBatch, StringArray, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::datasource::MemTable;
@@ -38,6 +38,8 @@ pub struct Session {
     lake: Lake,
     /// The Delta version of each table registered, in [`Table::ALL`] order.
     versions: tokio::sync::Mutex<Vec<Option<u64>>>,
+    /// The files the registered snapshots left out (`lake_faults`).
+    faults: std::sync::Mutex<Vec<FileFault>>,
 }
 
 impl Session {
@@ -53,12 +55,14 @@ impl Session {
         let lake = Lake::open(root)?;
         let config = SessionConfig::new().with_information_schema(true).with_target_partitions(2);
         let ctx = SessionContext::new_with_config(config);
-        let snapshots = lake.snapshots(as_of).await?;
+        let mut snapshots = lake.snapshots(as_of).await?;
+        let faults = crate::faults::quarantine(&mut snapshots).await?;
         let versions = tokio::sync::Mutex::new(snapshots.iter().map(|s| s.version).collect());
         for snapshot in &snapshots {
             register_table(&ctx, snapshot).await?;
         }
         register_versions(&ctx, &snapshots)?;
+        crate::faults::register(&ctx, &faults, chrono::Utc::now())?;
         let thresholds = options.config.thresholds_batch();
         let mem = MemTable::try_new(thresholds.schema(), vec![vec![thresholds]])
             .map_err(|source| Error::DataFusion { context: "registering thresholds".into(), source })?;
@@ -76,7 +80,14 @@ impl Session {
             None => embedded_queries(),
         };
         register_views(&ctx, &queries).await?;
-        Ok(Session { ctx, queries, lake, versions })
+        Ok(Session { ctx, queries, lake, versions, faults: std::sync::Mutex::new(faults) })
+    }
+
+    /// The data files left out of the session because they failed the integrity check when the
+    /// snapshot was read (the rows of `lake_faults`), in table then path order.
+    pub fn faults(&self) -> Vec<FileFault> {
+        // The lock guards a plain assignment: a poisoned lock still holds a whole value.
+        self.faults.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// The DataFusion context (for callers that need more than [`Session::sql`]).
@@ -122,13 +133,18 @@ impl Session {
     /// table has a newer Delta version, every table is registered again at its latest snapshot
     /// and the views planned again on top. Returns whether anything changed. A statement that
     /// runs while this swaps the tables reads either snapshot, each a committed state.
+    ///
+    /// The new snapshot's files are checked as at opening (`lake_faults` is replaced); an
+    /// unchanged snapshot is not checked again, which keeps a statement's refresh to a read of
+    /// the logs.
     pub async fn refresh(&self) -> Result<bool> {
         let mut versions = self.versions.lock().await;
-        let snapshots = self.lake.snapshots(&AsOf::Latest).await?;
+        let mut snapshots = self.lake.snapshots(&AsOf::Latest).await?;
         let latest: Vec<Option<u64>> = snapshots.iter().map(|s| s.version).collect();
         if *versions == latest {
             return Ok(false);
         }
+        let faults = crate::faults::quarantine(&mut snapshots).await?;
         let err = |source| Error::DataFusion { context: "refreshing the session".into(), source };
         for snapshot in &snapshots {
             self.ctx.deregister_table(format!("{}_all", snapshot.table.dir()).as_str()).map_err(err)?;
@@ -136,6 +152,8 @@ impl Session {
         }
         self.ctx.deregister_table("lake_snapshot").map_err(err)?;
         register_versions(&self.ctx, &snapshots)?;
+        crate::faults::register(&self.ctx, &faults, chrono::Utc::now())?;
+        *self.faults.lock().unwrap_or_else(|e| e.into_inner()) = faults;
         self.plan_views(&self.queries).await?;
         *versions = latest;
         Ok(true)

@@ -106,6 +106,9 @@ pub struct Inputs {
     pub generator: String,
     /// The language of the page (French by default); the CSV and JSON files do not change with it.
     pub lang: i18n::Lang,
+    /// Data files of the lake left out because they are truncated or corrupt (`lake_faults`):
+    /// the figures are computed without their rows, which the page says.
+    pub quarantined_files: usize,
 }
 
 /// A rendered report, not yet written.

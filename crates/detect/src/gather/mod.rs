@@ -31,6 +31,8 @@ pub struct Gathered {
     pub unavailable: BTreeMap<String, String>,
     /// Queries that failed, with the error (the report is written without them).
     pub failed: BTreeMap<String, String>,
+    /// Data files left out because they failed the lake's integrity check (`lake_faults`).
+    pub faults: Vec<alara_lake::FileFault>,
 }
 
 /// The detection views a baseline compares (the findings of a report).
@@ -48,7 +50,7 @@ pub async fn gather(
     let session = Session::open_as_of(lake, options, lake_at).await?;
     restrict_to(&session, as_of).await?;
     let ctx = session.ctx();
-    let mut g = Gathered::default();
+    let mut g = Gathered { faults: session.faults(), ..Gathered::default() };
     let legal_results = ctx.table_exist("legal_results").unwrap_or(false);
     for q in queries(as_of, legal_results) {
         if only.is_some_and(|names| !names.contains(&q.name)) {

@@ -95,6 +95,19 @@ pub(super) fn quality(o: &mut String, ctx: &Ctx) {
             r#"<p>Rejected input records: <strong>{rejected}</strong> · results missing 20 days after their wearing period: <strong>{missing}</strong> · results received more than 20 days late (12 months): <strong>{late}</strong></p>"#
         ),
     };
+    let q = ctx.inputs.quarantined_files;
+    if q > 0 {
+        let _ = match lang {
+            Lang::Fr => write!(
+                o,
+                r#"<p class="note">Fichiers du lac illisibles (tronqués ou corrompus) mis de côté : <strong>{q}</strong>. Les chiffres de ce rapport sont calculés sans leurs lignes ; détail : <code>SELECT * FROM lake_faults</code>.</p>"#
+            ),
+            Lang::En => write!(
+                o,
+                r#"<p class="note">Unreadable lake files (truncated or corrupt) set aside: <strong>{q}</strong>. This report's figures are computed without their rows; details: <code>SELECT * FROM lake_faults</code>.</p>"#
+            ),
+        };
+    }
     if let Some((Some(n), last)) = loaded_after
         && n > 0
     {
