@@ -24,6 +24,11 @@ pub struct Rules {
 /// Below this many results held, [`Rules::prune_when_grown`] does not bother.
 const PRUNE_FLOOR: usize = 10_000;
 
+/// [`Rules::prune_when_grown`] prunes once the results held have grown by this factor since the
+/// last pruning: the state then stays within 1.2 times what `state_months` keeps (peak memory
+/// "flat with backlog" means within 1.2), and each result is scanned about five times in all.
+const PRUNE_GROWTH: f64 = 1.2;
+
 impl Rules {
     /// Empty state.
     pub fn new(config: RuleConfig) -> Rules {
@@ -171,13 +176,13 @@ impl Rules {
         self.held_after_prune = self.results_held.len();
     }
 
-    /// Prunes once the results held have doubled since the last prune. A backlog of years read
-    /// in minutes (a replay, a consumer catching up) would otherwise hold every legal result it
-    /// passes until the next checkpoint; this way the state stays within about twice what
-    /// `months` keeps, and each result is scanned a bounded number of times (the doubling).
-    /// Pruning early forgets nothing the next checkpoint would keep: the cutoff only moves forward.
+    /// Prunes once the results held have grown by [`PRUNE_GROWTH`] since the last prune. A
+    /// backlog of years read in minutes (a replay, a consumer catching up) would otherwise hold
+    /// every legal result it passes until the next checkpoint. Pruning early forgets nothing the
+    /// next checkpoint would keep: the cutoff only moves forward.
     pub fn prune_when_grown(&mut self, months: u32) {
-        if self.results_held.len() >= (2 * self.held_after_prune).max(PRUNE_FLOOR) {
+        let grown = (self.held_after_prune as f64 * PRUNE_GROWTH) as usize;
+        if self.results_held.len() >= grown.max(PRUNE_FLOOR) {
             self.prune(months);
         }
     }
