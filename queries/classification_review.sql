@@ -13,6 +13,8 @@
 --   window_end span the 24 months, dose_msv is the largest 12-month effective dose (Hp10) of
 --   them, evidence gives the largest of each quantity.
 --   category is the worker's current one; quantity the quantity concerned (up) or Hp10 (down).
+
+-- label('text') is the literal 'text', hidden from DataFusion's constant folding: see crates/detect/src/udf.rs.
 WITH as_of AS (
     SELECT MAX(end_month) AS month FROM legal_results
 ),
@@ -73,8 +75,8 @@ down_windows AS (
     GROUP BY r.worker_id, r.quantity
 ),
 down AS (
-    SELECT w.worker_id, w.category, concat('B', substr(w.worker_id, 1, 0)) AS suggested_category,
-           concat('Hp10', substr(w.worker_id, 1, 0)) AS quantity,
+    SELECT w.worker_id, w.category, label('B') AS suggested_category,
+           label('Hp10') AS quantity,
            arrow_cast(make_date(CAST((as_of.month - 23) / 12 AS INT), CAST((as_of.month - 23) % 12 + 1 AS INT), 1),
                       'Timestamp(µs, "UTC")') AS window_start,
            MAX(d.last_end) AS window_end,

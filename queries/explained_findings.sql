@@ -7,15 +7,13 @@
 --   A finding covered by several explanations appears once per explanation. Overexposure is never
 --   suppressed: a dose above a limit stays a fact whatever its cause.
 
--- Labels of UNION ALL branches are written concat('label', substr(worker_id, 1, 0)) instead of a
--- bare literal: DataFusion 55 treats a per-branch literal as a constant of the whole union and then
--- rejects an ORDER BY on that column (SanityCheckPlan, apache/datafusion#17372).
+-- label('text') is the literal 'text', hidden from DataFusion's constant folding: see crates/detect/src/udf.rs.
 WITH signals AS (
-    SELECT concat('missing_badge', substr(worker_id, 1, 0)) AS kind, signal, worker_id, department, quantity, period_start, period_end,
+    SELECT label('missing_badge') AS kind, signal, worker_id, department, quantity, period_start, period_end,
            value_msv, reference_msv, evidence
     FROM missing_badge_signals
     UNION ALL
-    SELECT concat('unexplained_heterogeneity', substr(worker_id, 1, 0)) AS kind, signal, worker_id, department, quantity, period_start, period_end,
+    SELECT label('unexplained_heterogeneity') AS kind, signal, worker_id, department, quantity, period_start, period_end,
            dose_msv AS value_msv, reference_msv, evidence
     FROM heterogeneity_signals
 )

@@ -10,21 +10,19 @@
 --   identifies a finding across runs (kind, level or signal, worker, quantity, body site and
 --   period start) so that an alert is raised once.
 
--- Labels of UNION ALL branches are written concat('label', substr(worker_id, 1, 0)) instead of a
--- bare literal: DataFusion 55 treats a per-branch literal as a constant of the whole union and then
--- rejects an ORDER BY on that column (SanityCheckPlan, apache/datafusion#17372).
-SELECT concat('overexposure', substr(worker_id, 1, 0)) AS kind, level AS level_or_signal, worker_id, department, quantity, window_start AS period_start,
+-- label('text') is the literal 'text', hidden from DataFusion's constant folding: see crates/detect/src/udf.rs.
+SELECT label('overexposure') AS kind, level AS level_or_signal, worker_id, department, quantity, window_start AS period_start,
        window_end AS period_end, dose_msv AS value_msv, threshold_msv, CAST(NULL AS DOUBLE) AS reference_msv,
        CAST(NULL AS DOUBLE) AS score, CAST(NULL AS DOUBLE) AS p_value, evidence,
        concat_ws('|', 'overexposure', level, worker_id, quantity, body_site, to_char(window_start, '%Y-%m-%d')) AS finding_key
 FROM overexposure
 UNION ALL
-SELECT concat('missing_badge', substr(worker_id, 1, 0)), signal, worker_id, department, quantity, period_start, period_end, value_msv,
+SELECT label('missing_badge'), signal, worker_id, department, quantity, period_start, period_end, value_msv,
        CAST(NULL AS DOUBLE), reference_msv, CAST(NULL AS DOUBLE), p_value, evidence,
        concat_ws('|', 'missing_badge', signal, worker_id, quantity, '', to_char(period_start, '%Y-%m-%d'))
 FROM missing_badge
 UNION ALL
-SELECT concat('unexplained_heterogeneity', substr(worker_id, 1, 0)), signal, worker_id, department, quantity, period_start, period_end, dose_msv,
+SELECT label('unexplained_heterogeneity'), signal, worker_id, department, quantity, period_start, period_end, dose_msv,
        CAST(NULL AS DOUBLE), reference_msv, score, p_value, evidence,
        concat_ws('|', 'unexplained_heterogeneity', signal, worker_id, quantity, '', to_char(period_start, '%Y-%m-%d'))
 FROM unexplained_heterogeneity

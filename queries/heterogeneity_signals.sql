@@ -35,9 +35,7 @@
 --   log2(passive / expected) (positive: the badge saw more than the worker, e.g. left in the
 --   room), dose_msv the badge, reference_msv the expected badge dose from the operational sum.
 
--- Labels of UNION ALL branches are written concat('label', substr(worker_id, 1, 0)) instead of a
--- bare literal: DataFusion 55 treats a per-branch literal as a constant of the whole union and then
--- rejects an ORDER BY on that column (SanityCheckPlan, apache/datafusion#17372).
+-- label('text') is the literal 'text', hidden from DataFusion's constant folding: see crates/detect/src/udf.rs.
 WITH quarter_dose AS (
     SELECT worker_id, quantity, body_site, (end_month - end_month % 3) / 3 AS quarter, MAX(department) AS department,
            MIN(period_start) AS period_start, MAX(period_end) AS period_end,
@@ -133,7 +131,7 @@ bh AS (
     CROSS JOIN detect_parameters p
 ),
 peer_outlier AS (
-    SELECT s.worker_id, concat('peer_outlier', substr(s.worker_id, 1, 0)) AS signal, s.quantity, s.period_start, s.period_end, s.dose_msv,
+    SELECT s.worker_id, label('peer_outlier') AS signal, s.quantity, s.period_start, s.period_end, s.dose_msv,
            exp(s.median_log_ratio) * s.workload AS reference_msv, s.z AS score,
            s.p_test AS p_value,
            concat(s.quantity, CASE WHEN s.quantity <> 'Hp10' THEN concat(' (', s.body_site, ')') ELSE '' END, ' ',
@@ -201,7 +199,7 @@ expected AS (
     FROM calibrated
 ),
 passive_operational_mismatch AS (
-    SELECT c.worker_id, concat('passive_operational_mismatch', substr(c.worker_id, 1, 0)) AS signal, 'Hp10' AS quantity, c.period_start, c.period_end,
+    SELECT c.worker_id, label('passive_operational_mismatch') AS signal, 'Hp10' AS quantity, c.period_start, c.period_end,
            c.counted_msv AS dose_msv, c.expected_msv AS reference_msv,
            log2(greatest(CASE WHEN c.status = 'below_threshold' THEN c.recording_threshold_msv / 2.0
                               ELSE c.counted_msv END, 0.001)

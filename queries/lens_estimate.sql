@@ -12,6 +12,8 @@
 --   generator's own calibration is 0.9 x collar Hp0.07). A month with a lens result (the most
 --   exposed eye) uses that result; a month with neither counts 0 and the window says how many
 --   months it estimated.
+
+-- label('text') is the literal 'text', hidden from DataFusion's constant folding: see crates/detect/src/udf.rs.
 WITH surrogate_results AS (
     SELECT worker_id, department,
            CAST(date_part('year', period_end - INTERVAL '1 microsecond') * 12
@@ -71,8 +73,8 @@ windows AS (
     CROSS JOIN detect_parameters p
     GROUP BY c.worker_id, c.window_month, p.projection_months
 )
-SELECT w.worker_id, concat('Hp3', substr(w.worker_id, 1, 0)) AS quantity,
-       concat('eye/estimated', substr(w.worker_id, 1, 0)) AS body_site, w.end_month,
+SELECT w.worker_id, label('Hp3') AS quantity,
+       label('eye/estimated') AS body_site, w.end_month,
        CASE WHEN coalesce(k.apprentice, false) THEN 'apprentice' ELSE 'adult' END AS population,
        k.category, coalesce(w.department, k.department) AS department,
        arrow_cast(make_date(CAST((w.end_month - 11) / 12 AS INT), CAST((w.end_month - 11) % 12 + 1 AS INT), 1),

@@ -35,9 +35,7 @@
 --   or extremity_call_surrogate_msv (hands) in the quarter (DOMAIN.md 7.2: R65, R66).
 --   evidence says what a person can check: which periods, dosimeters, procedures, peer median.
 
--- Labels of UNION ALL branches are written concat('label', substr(worker_id, 1, 0)) instead of a
--- bare literal: DataFusion 55 treats a per-branch literal as a constant of the whole union and then
--- rejects an ORDER BY on that column (SanityCheckPlan, apache/datafusion#17372).
+-- label('text') is the literal 'text', hidden from DataFusion's constant folding: see crates/detect/src/udf.rs.
 WITH missing AS (
     SELECT worker_id, period_start, period_end,
            string_agg(DISTINCT quantity, ', ') AS quantities,
@@ -49,7 +47,7 @@ WITH missing AS (
     GROUP BY worker_id, period_start, period_end
 ),
 not_returned AS (
-    SELECT worker_id, concat('not_returned', substr(worker_id, 1, 0)) AS signal, quantities AS quantity, period_start, period_end,
+    SELECT worker_id, label('not_returned') AS signal, quantities AS quantity, period_start, period_end,
            evidence_count, CAST(NULL AS DOUBLE) AS value_msv, CAST(NULL AS DOUBLE) AS reference_msv,
            CAST(NULL AS DOUBLE) AS p_value,
            concat('no dose for ', to_char(period_start, '%Y-%m-%d'), '..', to_char(period_end, '%Y-%m-%d'), ': ',
@@ -161,7 +159,7 @@ zero_bh AS (
     CROSS JOIN detect_parameters p
 ),
 zero_while_peers_exposed AS (
-    SELECT z.worker_id, concat('zero_while_peers_exposed', substr(z.worker_id, 1, 0)) AS signal, 'Hp10' AS quantity, z.period_start, z.period_end,
+    SELECT z.worker_id, label('zero_while_peers_exposed') AS signal, 'Hp10' AS quantity, z.period_start, z.period_end,
            z.run_length AS evidence_count, z.run_dose_msv AS value_msv, z.peer_median_msv AS reference_msv, z.p_value,
            concat(CAST(z.run_length AS VARCHAR), ' consecutive below-threshold passive Hp10 badges ',
                   to_char(z.period_start, '%Y-%m'), '..', to_char(z.period_end, '%Y-%m'), ' while ',
@@ -207,7 +205,7 @@ uncovered_days AS (
     GROUP BY worker_id, month, day
 ),
 procedure_without_dosimeter AS (
-    SELECT worker_id, concat('procedure_without_dosimeter', substr(worker_id, 1, 0)) AS signal, 'Hp10' AS quantity,
+    SELECT worker_id, label('procedure_without_dosimeter') AS signal, 'Hp10' AS quantity,
            arrow_cast(MIN(day), 'Timestamp(µs, "UTC")') AS period_start,
            arrow_cast(MAX(last_end), 'Timestamp(µs, "UTC")') AS period_end,
            SUM(procedures) AS evidence_count, CAST(NULL AS DOUBLE) AS value_msv,
@@ -282,8 +280,8 @@ coverage AS (
     CROSS JOIN detect_parameters p
 ),
 no_lens_dosimeter AS (
-    SELECT worker_id, concat('no_lens_dosimeter', substr(worker_id, 1, 0)) AS signal,
-           concat('Hp3', substr(worker_id, 1, 0)) AS quantity, period_start, period_end,
+    SELECT worker_id, label('no_lens_dosimeter') AS signal,
+           label('Hp3') AS quantity, period_start, period_end,
            fluoroscopy_procedures AS evidence_count, surrogate_msv AS value_msv,
            CAST(NULL AS DOUBLE) AS reference_msv, CAST(NULL AS DOUBLE) AS p_value,
            concat(workload_text, '; this calls for an eye-lens dosimeter and no lens result exists for the quarter',
@@ -292,8 +290,8 @@ no_lens_dosimeter AS (
     WHERE lens_called AND NOT has_lens
 ),
 no_extremity_dosimeter AS (
-    SELECT worker_id, concat('no_extremity_dosimeter', substr(worker_id, 1, 0)) AS signal,
-           concat('Hp007', substr(worker_id, 1, 0)) AS quantity, period_start, period_end,
+    SELECT worker_id, label('no_extremity_dosimeter') AS signal,
+           label('Hp007') AS quantity, period_start, period_end,
            fluoroscopy_procedures AS evidence_count, surrogate_msv AS value_msv,
            CAST(NULL AS DOUBLE) AS reference_msv, CAST(NULL AS DOUBLE) AS p_value,
            concat(workload_text, '; this calls for a ring (extremity dosimeter) and no ring result exists for the',

@@ -31,18 +31,16 @@
 --   missing_results counts results of the window with no dose (lost, not returned, damaged, no
 --   result): the sum may be an underestimate and the row says so.
 
--- Labels of UNION ALL branches are written concat('label', substr(worker_id, 1, 0)) instead of a
--- bare literal: DataFusion 55 treats a per-branch literal as a constant of the whole union and then
--- rejects an ORDER BY on that column (SanityCheckPlan, apache/datafusion#17372).
+-- label('text') is the literal 'text', hidden from DataFusion's constant folding: see crates/detect/src/udf.rs.
 WITH windows AS (
     SELECT worker_id, quantity, body_site, end_month, population, category, department, window_start, window_end,
            dose_msv, results_count, missing_results, recent_msv, projected_msv,
-           CAST(0 AS BIGINT) AS estimated_months, concat('measured', substr(worker_id, 1, 0)) AS basis
+           CAST(0 AS BIGINT) AS estimated_months, label('measured') AS basis
     FROM rolling_12_months
     UNION ALL
     SELECT worker_id, quantity, body_site, end_month, population, category, department, window_start, window_end,
            dose_msv, results_count, missing_results, recent_msv, projected_msv,
-           estimated_months, concat('estimated', substr(worker_id, 1, 0)) AS basis
+           estimated_months, label('estimated') AS basis
     FROM lens_estimate
 ),
 window_levels AS (
@@ -125,13 +123,13 @@ window_rows AS (
     WHERE position_in_episode = 1
 ),
 esr_rows AS (
-    SELECT l.worker_id, l.department, l.quantity, concat('esr', substr(l.worker_id, 1, 0)) AS level, l.body_site,
+    SELECT l.worker_id, l.department, l.quantity, label('esr') AS level, l.body_site,
            CASE WHEN l.apprentice THEN 'apprentice' ELSE 'adult' END AS population,
            l.period_start AS window_start, l.period_end AS window_end, l.counted_msv AS dose_msv,
            t.threshold_msv, CAST(1 AS BIGINT) AS results_count, CAST(0 AS BIGINT) AS missing_results,
            l.counted_msv AS peak_dose_msv, CAST(1 AS BIGINT) AS exceeding_windows, l.period_end AS episode_end,
            CAST(NULL AS DOUBLE) AS sum_12_months_msv, CAST(NULL AS DOUBLE) AS projected_msv, l.category,
-           concat('measured', substr(l.worker_id, 1, 0)) AS basis,
+           label('measured') AS basis,
            concat('one ', l.monitoring, ' ', l.quantity, ' result of ', CAST(l.counted_msv AS VARCHAR), ' mSv (',
                   l.status, ', ', to_char(l.period_start, '%Y-%m-%d'), '..', to_char(l.period_end, '%Y-%m-%d'),
                   ', dosimeter ', l.dosimeter_id, ', ', l.source, ' ', l.reading_id, ' revision ',
@@ -219,13 +217,13 @@ pregnancy_crossings AS (
 ),
 pregnancy_rows AS (
     SELECT worker_id, department, quantity, level, body_site,
-           concat('pregnancy', substr(worker_id, 1, 0)) AS population,
+           label('pregnancy') AS population,
            arrow_cast(pregnancy_declared_on, 'Timestamp(µs, "UTC")') AS window_start, period_end AS window_end,
            since_declaration_msv AS dose_msv, threshold_msv, results_so_far AS results_count,
            CAST(missing_so_far AS BIGINT) AS missing_results, pregnancy_total_msv AS peak_dose_msv,
            CAST(1 AS BIGINT) AS exceeding_windows, coalesce(episode_until, period_end) AS episode_end,
            CAST(NULL AS DOUBLE) AS sum_12_months_msv, CAST(NULL AS DOUBLE) AS projected_msv, category,
-           concat('measured', substr(worker_id, 1, 0)) AS basis,
+           label('measured') AS basis,
            concat('Hp10 since the pregnancy declared on ', CAST(pregnancy_declared_on AS VARCHAR), ': ',
                   CAST(round(since_declaration_msv, 2) AS VARCHAR), ' mSv by ', to_char(period_end, '%Y-%m-%d'),
                   ' (', CAST(results_so_far AS VARCHAR), ' results',

@@ -1,27 +1,106 @@
-//! Statistical functions for the detection views, backed by statrs.
+//! Functions for the detection views: statistics backed by statrs, and `label`.
 //!
 //! | SQL function | returns |
 //! |---|---|
 //! | `normal_sf(z)` | P(Z > z) for a standard normal Z: the one-sided p-value of a z score |
 //! | `binomial_sf(k, n, p)` | P(X ≥ k) for X ~ Binomial(n, p): how improbable it is to see at least `k` events in `n` trials |
+//! | `label('text')` | `'text'`, which DataFusion does not treat as a constant (see [`label_udf`]) |
 //!
-//! Both take and return `DOUBLE`; integer arguments are cast by DataFusion. A NULL argument, or
-//! one outside the function's domain (p outside [0, 1], n negative or not whole), gives NULL
-//! rather than an error, so one odd row never fails a whole detection view.
+//! The statistical functions take and return `DOUBLE`; integer arguments are cast by DataFusion. A
+//! NULL argument, or one outside the function's domain (p outside [0, 1], n negative or not
+//! whole), gives NULL rather than an error, so one odd row never fails a whole detection view.
 
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, Float64Array};
 use arrow::datatypes::DataType;
-use datafusion::common::{Result as DfResult, ScalarValue};
+use datafusion::common::{DataFusionError, Result as DfResult, ScalarValue};
 use datafusion::execution::context::SessionContext;
-use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
+use datafusion::logical_expr::expr::ScalarFunction;
+use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
+use datafusion::logical_expr::{
+    ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility, create_udf,
+};
 use statrs::distribution::{Binomial, ContinuousCDF, DiscreteCDF, Normal};
 
 /// Registers every alara function in the session.
 pub fn register(ctx: &SessionContext) {
     ctx.register_udf(float_udf("normal_sf", 1, |a| normal_sf(a[0])));
     ctx.register_udf(float_udf("binomial_sf", 3, |a| binomial_sf(a[0], a[1], a[2])));
+    ctx.register_udf(label_udf());
+}
+
+/// `label('text')` returns its argument: a UNION ALL branch's label (`'missing_badge'`,
+/// `'not_returned'`, `'Hp10'`…) that DataFusion must not know to be constant.
+///
+/// Why: with a bare literal, DataFusion 55 records the column as a constant of each branch. An
+/// `ORDER BY label_column, …` over the union is then pushed into the branches, where the constant
+/// is dropped from the sort key (each branch sorts by the other keys only); above the union, for
+/// instance after a join, the planner can no longer prove the merged rows are ordered by the label
+/// and the plan is rejected: `SanityCheckPlan … does not satisfy order requirements:
+/// [signal@1 ASC NULLS LAST, worker_id@0 ASC NULLS LAST]. Child-0 order: [[worker_id@0 ASC NULLS
+/// LAST]]` for `SELECT * FROM missing_badge ORDER BY signal, worker_id`. Upstream this is
+/// apache/datafusion#17372 ("Sanity Check fails on UnionExec + constants", closed there), but
+/// DataFusion 55.2, the newest 55.x, still fails this query.
+///
+/// How: DataFusion takes any expression whose inputs are all constants for a constant, whatever
+/// its volatility (`EquivalenceGroup::is_expr_constant`), so a function of the literal is not
+/// enough. The planner's simplification pass therefore rewrites `label('text')` into a function
+/// of no argument that returns `'text'`, and that function is volatile so the pass does not
+/// evaluate it into a literal either. Its type is that of the literal (`Utf8`). The views used to
+/// write `concat('text', substr(worker_id, 1, 0))` for the same effect.
+pub fn label_udf() -> ScalarUDF {
+    ScalarUDF::new_from_impl(Label::new(None))
+}
+
+/// `label`: with `text` None, as written in SQL, one `Utf8` argument; with `text` Some, what
+/// [`Label::simplify`] turns it into, no argument.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Label {
+    text: Option<String>,
+    signature: Signature,
+}
+
+impl Label {
+    fn new(text: Option<String>) -> Label {
+        let signature = match text {
+            None => Signature::exact(vec![DataType::Utf8], Volatility::Volatile),
+            Some(_) => Signature::nullary(Volatility::Volatile),
+        };
+        Label { text, signature }
+    }
+}
+
+impl ScalarUDFImpl for Label {
+    fn name(&self) -> &str {
+        "label"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        match (&self.text, args.args.as_slice()) {
+            (Some(text), []) => Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(text.clone())))),
+            (None, [value]) => Ok(value.clone()),
+            _ => Err(DataFusionError::Internal(format!("label: unexpected {} arguments", args.args.len()))),
+        }
+    }
+
+    fn simplify(&self, args: Vec<Expr>, _info: &SimplifyContext) -> DfResult<ExprSimplifyResult> {
+        match (&self.text, args.as_slice()) {
+            (None, [Expr::Literal(ScalarValue::Utf8(Some(text)), _)]) => {
+                let udf = Arc::new(ScalarUDF::new_from_impl(Label::new(Some(text.clone()))));
+                Ok(ExprSimplifyResult::Simplified(Expr::ScalarFunction(ScalarFunction::new_udf(udf, vec![]))))
+            }
+            _ => Ok(ExprSimplifyResult::Original(args)),
+        }
+    }
 }
 
 /// P(Z > z) for a standard normal Z. `None` for NaN.
@@ -161,5 +240,25 @@ mod tests {
         assert!(close(col(1).value(1), 1.0 - 0.7f64.powi(6)));
         assert!(close(col(2).value(0), 0.5) && close(col(2).value(1), 0.5));
         assert!(col(3).is_null(0));
+    }
+
+    #[tokio::test]
+    async fn label_returns_its_text_in_each_union_branch() {
+        let ctx = SessionContext::new();
+        register(&ctx);
+        let batches = ctx
+            .sql(
+                "SELECT l, x FROM (SELECT label('b') AS l, x FROM (VALUES (1), (2)) AS t(x) \
+                 UNION ALL SELECT label('a'), x FROM (VALUES (3)) AS t(x)) ORDER BY l, x",
+            )
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let b = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+        assert_eq!(b.schema().field(0).data_type(), &DataType::Utf8, "the type of a literal");
+        let l = b.column(0).as_any().downcast_ref::<arrow::array::StringArray>().unwrap();
+        assert_eq!(l.iter().collect::<Vec<_>>(), vec![Some("a"), Some("b"), Some("b")]);
     }
 }
