@@ -299,7 +299,12 @@ where
             .expect("the lake's runtime starts")
     });
     let handle = rt.spawn(f);
-    match futures::executor::block_on(handle) {
+    // `unconstrained`: a caller inside a tokio task (the Kafka loop's flush, the alert engine it
+    // calls) carries that task's cooperative budget, which only resets when the task yields to
+    // its scheduler, and a blocked caller never does. Once the budget is spent, a JoinHandle
+    // answers Pending and wakes itself at once, forever: ingest spun at 100 % CPU with the lake
+    // runtime idle, after about 128 lake reads within one turn of the loop.
+    match futures::executor::block_on(tokio::task::unconstrained(handle)) {
         Ok(v) => v,
         Err(e) => std::panic::resume_unwind(e.into_panic()),
     }

@@ -285,3 +285,19 @@ fn a_follower_sees_every_writers_data_once_and_not_compaction_rewrites() {
     let after = a.commits_after(Table::Rejects, tail.newest).unwrap();
     assert!(after.added.is_empty(), "{after:?}");
 }
+
+/// `block_on` from inside a tokio task, many times in one turn of that task (the Kafka loop's
+/// flush reading what other writers committed): it spun forever once the task's cooperative
+/// budget was spent. Run on a thread of its own so that the bug fails the test instead of
+/// hanging it.
+#[test]
+fn block_on_inside_a_tokio_task_never_runs_out_of_budget() {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let sum = rt.block_on(async { (0..1000u64).map(|i| block_on(async move { i })).sum::<u64>() });
+        let _ = done.send(sum);
+    });
+    let sum = finished.recv_timeout(std::time::Duration::from_secs(60)).expect("block_on spun: budget exhausted");
+    assert_eq!(sum, 999 * 1000 / 2);
+}
