@@ -293,11 +293,11 @@ fn compaction_keeps_every_answer_even_while_ingesting() {
     ];
     let answers = |lake: &Path| queries.iter().map(|q| sql_json(lake, q)).collect::<Vec<_>>();
     let before = answers(&lake);
-    let files_before = lake_files(&lake);
+    let files_before = data_files(&lake).len();
     let commits_before = std::fs::read_dir(lake.join("readings/_delta_log")).unwrap().count();
     let out = run_ok(alara().args(["compact", "--lake"]).arg(&lake).args(["--grace-secs", "0"]));
     eprintln!("{}", stdout(&out));
-    assert!(lake_files(&lake) <= 6, "{files_before} files merged into {}", lake_files(&lake));
+    assert!(data_files(&lake).len() <= 6, "{files_before} files merged into {}", data_files(&lake).len());
     assert_eq!(answers(&lake), before, "same answers after compaction");
     // The Delta logs (one commit per flush) are checkpointed: a reader replays a checkpoint.
     assert!(commits_before > 10, "{commits_before} commits in the readings log");
@@ -324,23 +324,6 @@ fn compaction_keeps_every_answer_even_while_ingesting() {
     assert_eq!(answers(&lake), after, "positions survived the folding: nothing re-read");
 }
 
-fn lake_files(lake: &Path) -> usize {
-    let mut n = 0;
-    let mut stack = vec![lake.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            // Data files only: Delta log checkpoints are Parquet too.
-            if p.is_dir() && !p.ends_with("_delta_log") {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "parquet") {
-                n += 1;
-            }
-        }
-    }
-    n
-}
-
 /// Compaction without a broker: many small files from file ingest, same answers after merging.
 #[test]
 fn compaction_of_file_ingest_keeps_every_answer() {
@@ -364,9 +347,9 @@ fn compaction_of_file_ingest_keeps_every_answer() {
         "SELECT origin, reason FROM rejects ORDER BY 1",
     ];
     let before: Vec<_> = q.iter().map(|s| sql_json(&lake, s)).collect();
-    let n = lake_files(&lake);
+    let n = data_files(&lake).len();
     run_ok(alara().args(["compact", "--lake"]).arg(&lake).args(["--grace-secs", "0"]));
-    assert!(lake_files(&lake) < n / 10, "{n} files before, {} after", lake_files(&lake));
+    assert!(data_files(&lake).len() < n / 10, "{n} files before, {} after", data_files(&lake).len());
     let after: Vec<_> = q.iter().map(|s| sql_json(&lake, s)).collect();
     assert_eq!(after, before);
     assert_eq!(sql_count(&lake, "SELECT count(*) AS n FROM readings"), 2000);

@@ -388,6 +388,24 @@ pub fn wait_until<T: std::fmt::Debug>(
     }
 }
 
+/// The data files under `dir` (a lake or one of its tables), paths relative to `dir`. Delta log
+/// checkpoints are Parquet too: `_delta_log` is not entered.
+pub fn data_files(dir: &Path) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() && !p.ends_with("_delta_log") {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "parquet") {
+                out.insert(p.strip_prefix(dir).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    out
+}
+
 /// Rows of the `readings` view (one per identity); 0 before the ingest process created the lake.
 pub fn readings(lake: &Path) -> i64 {
     if !lake.join("readings").is_dir() {

@@ -248,32 +248,13 @@ fn engines_reading_through_the_log_ignore_a_flush_that_never_committed() {
     assert_eq!(sql_count(&lake, "SELECT count(*) AS n FROM readings_all"), 40);
 }
 
-/// The `readings` data files, paths relative to the table (as in the Delta log and in
-/// `lake_faults`).
-fn readings_files(lake: &Path) -> BTreeSet<String> {
-    let table = lake.join("readings");
-    let mut out = BTreeSet::new();
-    let mut stack = vec![table.clone()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() && !p.ends_with("_delta_log") {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "parquet") {
-                out.insert(p.strip_prefix(&table).unwrap().to_string_lossy().into_owned());
-            }
-        }
-    }
-    out
-}
-
 /// Ingests readings `from..to` (unique ids) from a file and returns the readings files it added.
 fn ingest_file(dir: &Path, lake: &Path, from: usize, to: usize) -> BTreeSet<String> {
-    let before = if lake.is_dir() { readings_files(lake) } else { BTreeSet::new() };
+    let before = if lake.is_dir() { data_files(&lake.join("readings")) } else { BTreeSet::new() };
     let lines: Vec<String> = (from..to).map(|i| reading("faults", i)).collect();
     let f = write(dir, &format!("readings-{from}.jsonl"), &lines.join("\n"));
     run_ok(alara().args(["ingest", "--lake"]).arg(lake).arg("--readings").arg(&f));
-    readings_files(lake).difference(&before).cloned().collect()
+    data_files(&lake.join("readings")).difference(&before).cloned().collect()
 }
 
 /// Issue 9, item 3 ("faults contained"): a truncated data file is quarantined, not fatal. It is
