@@ -175,8 +175,6 @@ async fn size_on_storage(store: &dyn ObjectStore, path: &Path) -> Result<Option<
 
 #[cfg(test)]
 mod tests {
-    use std::time::Instant;
-
     use alara_model::{Kind, Origin, Reject};
     use chrono::Utc;
 
@@ -235,20 +233,15 @@ mod tests {
         assert!(faults[0].to_string().contains(&format!("{size} bytes in the log, {} on storage", size / 2)));
     }
 
-    /// The cost of the check on a table of many files (run with `--ignored --nocapture`).
+    /// A healthy table of more files than the check reads at a time: no fault, every file kept.
+    /// (Its cost, measured once in debug on 1,000 files: 132 ms against 30 ms for the snapshot
+    /// alone; tests assert no timing.)
     #[test]
-    #[ignore]
-    fn cost_of_the_check_on_many_files() {
-        let n = std::env::var("FAULTS_FILES").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
-        let (_dir, lake) = lake_of(n);
-        let t = Instant::now();
-        let snap = lake.snapshot(Table::Rejects, &AsOf::Latest).unwrap();
-        let snapshot_took = t.elapsed();
-        let t = Instant::now();
-        let (_, faults) = quarantine(&lake);
-        let both = t.elapsed();
-        assert!(faults.is_empty());
-        println!("{} files: snapshot {snapshot_took:?}, snapshot + check {both:?}", snap.files.len());
+    fn a_healthy_table_of_many_files_has_no_fault() {
+        let (_dir, lake) = lake_of(40);
+        let (snap, faults) = quarantine(&lake);
+        assert!(faults.is_empty(), "{faults:?}");
+        assert_eq!(snap.files.len(), 40);
     }
 
     #[test]
