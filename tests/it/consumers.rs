@@ -175,16 +175,49 @@ fn three_consumers_unkeyed_with_a_kill_and_a_late_joiner_raise_what_the_view_fin
     assert!(expected.len() >= 5, "{expected:?}");
     let missing: Vec<_> = expected.difference(&standing).collect();
     let extra: Vec<_> = standing.difference(&expected).collect();
+    // On failure, each worker's alert events and view rows say which process decided what.
+    let history = |worker: &str| {
+        let events = sql_json(
+            &lake,
+            &format!(
+                "SELECT event_at, event, rule, level, quantity, window_start, dose_msv, note FROM alerts_all \
+                 WHERE worker_id = '{worker}' ORDER BY event_at"
+            ),
+        );
+        let view = sql_json(
+            &lake,
+            &format!("SELECT level, quantity, window_start, dose_msv FROM overexposure WHERE worker_id = '{worker}'"),
+        );
+        format!("{worker}: events {events:#?}\nview {view:#?}")
+    };
     assert!(
         missing.is_empty() && extra.is_empty(),
-        "never raised: {missing:#?}\nstanding but not in the view: {extra:#?}"
+        "never raised: {missing:#?}\nstanding but not in the view: {extra:#?}\n{}",
+        missing
+            .iter()
+            .chain(&extra)
+            .map(|k| history(k.split(' ').next().unwrap_or_default()))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     // No condition raised twice, by any process.
     let twice = sql_json(
         &lake,
         "SELECT alert_id, count(*) AS n FROM alerts_all WHERE event = 'raised' GROUP BY alert_id HAVING count(*) > 1",
     );
-    assert!(twice.is_empty(), "raised more than once: {twice:?}");
+    assert!(
+        twice.is_empty(),
+        "raised more than once: {twice:?}\n{}",
+        twice
+            .iter()
+            .map(|t| sql_json(
+                &lake,
+                &format!("SELECT * FROM alerts_all WHERE alert_id = '{}'", t["alert_id"].as_str().unwrap_or_default())
+            ))
+            .map(|rows| format!("{rows:#?}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     // The slip raised alerts when it arrived; its correction, through another partition (and so
     // maybe another process), withdrew them.
     let withdrawn = sql_count(&lake, "SELECT count(*) AS n FROM alerts WHERE state = 'withdrawn'");

@@ -6,7 +6,7 @@
 //! keeps the conditions never raised before, writes them (`raised`, and `queued` per hook whose
 //! filters match) to the outbox, and only then hands them to the hooks.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -346,7 +346,7 @@ fn follow_in_background(state: &Arc<Mutex<EngineState>>, every: Duration) -> (Se
 /// Raises the conditions not raised before by any process, and withdraws what corrections no
 /// longer support, in one guarded commit of the outbox (see [`Outbox::append_raised`]); then
 /// hands them to the hooks.
-fn raise(s: &mut EngineState, found: Found, now: DateTime<Utc>) -> Result<Vec<Arc<Alert>>> {
+fn raise(s: &mut EngineState, mut found: Found, now: DateTime<Utc>) -> Result<Vec<Arc<Alert>>> {
     if found.candidates.is_empty() && found.recheck.is_empty() {
         return Ok(Vec::new());
     }
@@ -360,6 +360,12 @@ fn raise(s: &mut EngineState, found: Found, now: DateTime<Utc>) -> Result<Vec<Ar
         }
         s.raised_alerts.withdrawn.extend(withdrawn_by_others);
         s.alerts_seen = newest;
+        // Then the readings once more: an alert another process raised rests on readings it
+        // committed before raising it, so they are in the lake now. Without this look, an alert
+        // raised between our last look at the readings and the read above was judged on a partial
+        // sum and withdrawn (seen in the three-consumer test: "the 12-month sum is now 3.75 mSv"
+        // for a 6.04 mSv alert the view confirms).
+        follow_into(s, &mut found, now)?;
 
         let mut raised = Vec::new();
         for c in &found.candidates {
@@ -391,24 +397,16 @@ fn raise(s: &mut EngineState, found: Found, now: DateTime<Utc>) -> Result<Vec<Ar
             return Ok(raised);
         }
         let events = outbox_events(s, &raised, &withdrawn, now);
-        let forget = |s: &mut EngineState| {
-            let ids: HashSet<&str> = raised
-                .iter()
-                .map(|a| a.alert_id.as_str())
-                .chain(withdrawn.iter().map(|(a, _)| a.alert_id.as_str()))
-                .collect();
-            s.raised_alerts.forget(&ids);
-        };
         match s.outbox.append_raised(&events, guard) {
             Ok(true) => {}
             Ok(false) => {
                 // Another process raised first: read what it raised, decide again.
-                forget(s);
+                s.raised_alerts.undo(&raised, &withdrawn);
                 continue;
             }
             Err(e) => {
                 // Not raised after all: forget them so the replayed flush raises them again.
-                forget(s);
+                s.raised_alerts.undo(&raised, &withdrawn);
                 return Err(e);
             }
         }

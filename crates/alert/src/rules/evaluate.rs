@@ -177,15 +177,20 @@ impl Rules {
 
     fn window_sum(&self, series: &SeriesKey, month: i32) -> Sum {
         let results = self.results(series, month - 11, month);
+        self.sum(month, results.iter().map(|(_, f)| *f))
+    }
+
+    /// The 12-month sum of a window ending at `month`, from its counted results in month order.
+    fn sum<'a>(&self, month: i32, results: impl Iterator<Item = &'a LegalResult> + Clone) -> Sum {
         Sum {
             month,
-            dose: round_sum_msv(results.iter().filter_map(|(_, f)| f.counted).sum()),
+            dose: round_sum_msv(results.clone().filter_map(|f| f.counted).sum()),
             // The population of a window is the worker's at its last month.
             apprentice: results
-                .iter()
-                .filter(|(_, f)| month_of(f.period_end) == month)
-                .any(|(_, f)| self.apprentice_at(&f.worker_id, f.period_end)),
-            missing: results.iter().filter(|(_, f)| f.counted.is_none()).count(),
+                .clone()
+                .filter(|f| month_of(f.period_end) == month)
+                .any(|f| self.apprentice_at(&f.worker_id, f.period_end)),
+            missing: results.filter(|f| f.counted.is_none()).count(),
         }
     }
 
@@ -196,11 +201,23 @@ impl Rules {
         let ends: Vec<i32> = months.keys().copied().collect();
         let start = ends.partition_point(|m| *m < from);
         let stop = (ends.partition_point(|m| *m <= to) + 1).min(ends.len());
+        if start >= stop {
+            return Vec::new();
+        }
+        // The counted results of every month these windows span, gathered once: each result
+        // takes part in twelve windows, and this runs for every legal result ingested. Summed in
+        // the same order as `window_sum`, so to the same last bit.
+        let winners: BTreeMap<i32, Vec<&LegalResult>> = months
+            .range(ends[start.saturating_sub(1)] - 11..=ends[stop - 1])
+            .map(|(m, slots)| (*m, slots.values().filter_map(|keys| self.winner(keys)).map(|(_, f)| f).collect()))
+            .collect();
+        let window_sum =
+            |month: i32| self.sum(month, winners.range(month - 11..=month).flat_map(|(_, v)| v.iter().copied()));
         let q = series.1;
         let mut out = Vec::new();
-        let mut previous = start.checked_sub(1).map(|i| self.window_sum(series, ends[i]));
+        let mut previous = start.checked_sub(1).map(|i| window_sum(ends[i]));
         for &month in &ends[start..stop] {
-            let sum = self.window_sum(series, month);
+            let sum = window_sum(month);
             let crossed = |level: Level| {
                 let threshold = |s: &Sum| {
                     let limit = self.limit(s.apprentice, q);
