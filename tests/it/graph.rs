@@ -12,10 +12,16 @@ const LIBRARIES: &[&str] =
 /// The edges allowed besides "every library → model" and "the binary → anything".
 const ALLOWED: &[(&str, &str, &str)] = &[
     ("alara-detect", "alara-lake", "detections register the lake's tables"),
-    // The outbox of alerts is a lake table and the rules' state is rebuilt from the lake at
-    // start-up; issue 9 moves both behind the lake's shared truth. Until then this edge stays,
-    // listed here so that it is a decision, not an accident.
-    ("alara-alert", "alara-lake", "the outbox and the replay read and write lake tables (until issue 9)"),
+    // The rules of a consumer group are evaluated against the lake's shared truth (every
+    // writer's commits, followed by each engine), the outbox is a lake table written by a
+    // guarded commit so that no process raises a condition twice, and the rules' checkpoint is
+    // a lake file. Routing these through ingest's flush observer would hide the other writers'
+    // commits, which is the point: a decision, listed here, not an accident.
+    (
+        "alara-alert",
+        "alara-lake",
+        "the engine follows every writer's commits and writes the outbox with a guarded commit",
+    ),
 ];
 
 /// Why `from → to` is allowed, or `None` when it is forbidden.
