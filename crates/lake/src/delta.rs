@@ -186,7 +186,9 @@ impl Lake {
     /// The lake's next offset of each topic partition asked for (absent: never ingested).
     pub async fn kafka_positions_async(&self, tps: &[(String, i32)]) -> Result<HashMap<(String, i32), i64>> {
         let t = self.latest(POSITIONS_TABLE).await?;
-        txn_versions(&t, tps).await
+        let apps: Vec<String> = tps.iter().map(|(topic, p)| app_id(topic, *p)).collect();
+        let known = self.txn_versions(POSITIONS_TABLE, &t, &apps).await?;
+        Ok(tps.iter().zip(&apps).filter_map(|(tp, app)| Some((tp.clone(), *known.get(app)?))).collect())
     }
 
     /// Blocking [`Lake::kafka_positions_async`].
@@ -214,7 +216,7 @@ impl Lake {
             // Cheap early check, so that a writer that lost its partitions does not even write
             // the other tables. The check that decides is the one in the readings commit.
             let t = self.latest(POSITIONS_TABLE).await?;
-            check_positions(&t, txns).await?;
+            self.check_positions(&t, txns).await?;
         }
         let mut added = Vec::new();
         for (_, (table, parts)) in by_table {
@@ -267,7 +269,7 @@ impl Lake {
         }
         let positions = table == POSITIONS_TABLE && !txns.is_empty();
         if positions {
-            check_positions(&t, txns).await?;
+            self.check_positions(&t, txns).await?;
         }
         let mut properties = CommitProperties::default().with_application_transactions(
             txns.iter().map(|x| Transaction::new(app_id(&x.topic, x.partition), x.next)).collect(),
@@ -311,39 +313,25 @@ fn commit_rank(t: Table) -> u8 {
     }
 }
 
-async fn txn_versions(t: &DeltaTable, tps: &[(String, i32)]) -> Result<HashMap<(String, i32), i64>> {
-    let snapshot = t.snapshot().map_err(Error::delta("reading the Kafka positions"))?;
-    let log = t.log_store();
-    let mut out = HashMap::new();
-    for (topic, partition) in tps {
-        let v = snapshot
-            .transaction_version(log.as_ref(), app_id(topic, *partition))
-            .await
-            .map_err(Error::delta("reading the Kafka positions"))?;
-        if let Some(v) = v {
-            out.insert((topic.clone(), *partition), v);
+impl Lake {
+    /// Fails with [`Superseded`] when the log already holds a position past a flush's first offset.
+    async fn check_positions(&self, t: &DeltaTable, txns: &[KafkaTxn]) -> Result<()> {
+        let apps: Vec<String> = txns.iter().map(|x| app_id(&x.topic, x.partition)).collect();
+        let lake = self.txn_versions(POSITIONS_TABLE, t, &apps).await?;
+        for (x, app) in txns.iter().zip(&apps) {
+            if let Some(&next) = lake.get(app)
+                && next > x.first
+            {
+                return Err(Error::Superseded(Superseded {
+                    topic: x.topic.clone(),
+                    partition: x.partition,
+                    first: x.first,
+                    lake_next: next,
+                }));
+            }
         }
+        Ok(())
     }
-    Ok(out)
-}
-
-/// Fails with [`Superseded`] when the log already holds a position past a flush's first offset.
-async fn check_positions(t: &DeltaTable, txns: &[KafkaTxn]) -> Result<()> {
-    let tps: Vec<(String, i32)> = txns.iter().map(|x| (x.topic.clone(), x.partition)).collect();
-    let lake = txn_versions(t, &tps).await?;
-    for x in txns {
-        if let Some(&next) = lake.get(&(x.topic.clone(), x.partition))
-            && next > x.first
-        {
-            return Err(Error::Superseded(Superseded {
-                topic: x.topic.clone(),
-                partition: x.partition,
-                first: x.first,
-                lake_next: next,
-            }));
-        }
-    }
-    Ok(())
 }
 
 /// A suffix that makes a data file name unique even when a flush name is reused.

@@ -24,11 +24,7 @@ impl Lake {
         let (l, guard) = (self.clone(), guard.to_string());
         crate::block_on(async move {
             let t = l.latest(table).await?;
-            let snapshot = t.snapshot().map_err(Error::delta(format!("reading {}", table.dir())))?;
-            snapshot
-                .transaction_version(t.log_store().as_ref(), guard)
-                .await
-                .map_err(Error::delta(format!("reading the guards of {}", table.dir())))
+            Ok(l.txn_versions(table, &t, std::slice::from_ref(&guard)).await?.remove(&guard))
         })
     }
 
@@ -58,11 +54,7 @@ impl Lake {
     ) -> Result<bool> {
         let ctx = || format!("committing to {}", table.dir());
         let t = self.latest(table).await?;
-        let snapshot = t.snapshot().map_err(Error::delta(ctx()))?;
-        let now = snapshot
-            .transaction_version(t.log_store().as_ref(), guard.to_string())
-            .await
-            .map_err(Error::delta(ctx()))?;
+        let now = self.txn_versions(table, &t, &[guard.to_string()]).await?.remove(guard);
         if now != expected {
             return Ok(false);
         }
@@ -90,6 +82,7 @@ impl Lake {
             .with_application_transactions(vec![Transaction::new(guard, next)])
             .with_metadata([("alara.guarded".to_string(), serde_json::Value::from(name))]);
         let operation = DeltaOperation::Write { mode: SaveMode::Append, partition_by: None, predicate: None };
+        let snapshot = t.snapshot().map_err(Error::delta(ctx()))?;
         let result = CommitBuilder::from(properties)
             .with_actions(actions)
             .build(Some(snapshot as &dyn TableReference), t.log_store(), operation)

@@ -28,6 +28,7 @@ mod s3;
 pub mod sink;
 pub mod snapshot;
 pub mod tail;
+mod txns;
 mod writer;
 
 use std::collections::HashMap;
@@ -179,6 +180,8 @@ pub struct Lake {
     url: url::Url,
     /// Tables loaded so far, kept to update them incrementally instead of replaying the log.
     cache: Arc<Mutex<HashMap<Table, deltalake::DeltaTable>>>,
+    /// The `txn` versions (Kafka positions, guards) followed so far, per table.
+    txns: Arc<Mutex<HashMap<Table, txns::KnownTxns>>>,
 }
 
 impl Lake {
@@ -195,7 +198,7 @@ impl Lake {
             )));
         }
         let url = delta::root_url(&root)?;
-        let lake = Lake { root, url, cache: Arc::new(Mutex::new(HashMap::new())) };
+        let lake = Lake { root, url, cache: Arc::default(), txns: Arc::default() };
         let l = lake.clone();
         block_on(async move { l.create_missing_tables().await })?;
         Ok(lake)

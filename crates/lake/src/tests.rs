@@ -205,7 +205,7 @@ fn a_former_lake_converts_with_committed_files_and_positions_only() {
     write("kafka-1", &flush("kafka-1", &[("t", 0, 0, 4)]));
     write("kafka-2", &flush("kafka-2", &[("t", 0, 5, 6)]));
     write("files-1", &flush("files-1", &[("x", 0, 0, 1)]));
-    let legacy = Lake { root: root.to_path_buf(), url: delta::root_url(root).unwrap(), cache: Default::default() };
+    let legacy = Lake { root: root.to_path_buf(), url: delta::root_url(root).unwrap(), cache: Default::default(), txns: Default::default() };
     legacy
         .record_commit(&CommitMarker {
             flush: "kafka-1".into(),
@@ -223,6 +223,37 @@ fn a_former_lake_converts_with_committed_files_and_positions_only() {
     assert!(!convert::is_legacy(root));
     assert!(root.join("_commits.converted/kafka-1.json").is_file());
     assert!(Lake::convert(root).is_err(), "converting twice is refused");
+}
+
+/// Positions and guards are followed commit by commit (not replayed): what one handle learnt
+/// must move with every later commit, including another process's.
+#[test]
+fn positions_and_guards_follow_the_commits_of_other_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (Lake::open(dir.path()).unwrap(), Lake::open(dir.path()).unwrap());
+    let (mut sink_a, mut sink_b) =
+        (DeltaSink::new(a.clone(), WriteOptions::default()), DeltaSink::new(b.clone(), WriteOptions::default()));
+    sink_a.write(&flush("a1", &[("t", 0, 0, 9)])).unwrap();
+    let tp = ("t".to_string(), 0);
+    assert_eq!(b.kafka_positions(std::slice::from_ref(&tp)).unwrap()[&tp], 10, "b learns the position");
+    // a moves on, twice, one commit of another partition in between: b must not answer from
+    // what it learnt, nor flush offsets a has taken.
+    sink_a.write(&flush("a2", &[("t", 0, 10, 19)])).unwrap();
+    sink_a.write(&flush("a3", &[("t", 1, 0, 4)])).unwrap();
+    sink_a.write(&flush("a4", &[("t", 0, 20, 24)])).unwrap();
+    let err = sink_b.write(&flush("b1", &[("t", 0, 10, 30)])).unwrap_err();
+    assert!(matches!(&err, Error::Superseded(s) if s.lake_next == 25), "{err}");
+    assert_eq!(b.kafka_positions(&[tp.clone(), ("t".into(), 1)]).unwrap().values().sum::<i64>(), 25 + 5);
+    sink_b.write(&flush("b2", &[("t", 0, 25, 29)])).unwrap();
+    assert_eq!(a.kafka_positions(std::slice::from_ref(&tp)).unwrap()[&tp], 30, "a follows b's commit");
+
+    let empty = RecordBatch::new_empty(alara_model::schema::alerts_schema());
+    assert_eq!(b.guard_version(Table::Alerts, "g").unwrap(), None);
+    for expected in [None, Some(0), Some(1)] {
+        assert!(a.write_guarded(Table::Alerts, "a", std::slice::from_ref(&empty), "g", expected).unwrap());
+    }
+    assert_eq!(b.guard_version(Table::Alerts, "g").unwrap(), Some(2), "b follows a's guarded commits");
+    assert!(!b.write_guarded(Table::Alerts, "b", &[empty], "g", Some(1)).unwrap(), "a stale guard commits nothing");
 }
 
 #[test]
