@@ -11,7 +11,7 @@
 //! that one bad entry never stops every process; the caller logs and counts it.
 
 use bytes::Bytes;
-use object_store::ObjectStoreExt as _;
+use object_store::{ObjectStore, ObjectStoreExt as _};
 use object_store::path::Path;
 use serde_json::Value;
 
@@ -58,12 +58,7 @@ impl Lake {
             let store = t.object_store();
             let mut out = Tail { newest: Some(newest), ..Tail::default() };
             for version in first..=newest {
-                let path = Path::from(format!("_delta_log/{version:020}.json"));
-                let bytes = match store.get(&path).await {
-                    Ok(got) => got.bytes().await,
-                    Err(e) => Err(e),
-                };
-                match bytes.map_err(|e| e.to_string()).and_then(|b| added_files(&b)) {
+                match commit_entry(store.as_ref(), version).await.and_then(|b| added_files(&b)) {
                     Ok(files) if files.is_empty() => {}
                     Ok(files) => out.added.push(Added { version, files }),
                     Err(reason) => out.skipped.push(Skipped { version, reason }),
@@ -90,18 +85,12 @@ impl Lake {
 }
 
 /// The data files a commit added (`add` actions with `dataChange` true), or why the entry
-/// cannot be read. Every line must parse: a truncated entry is refused whole rather than read
-/// in part.
+/// cannot be read.
 fn added_files(entry: &[u8]) -> std::result::Result<Vec<String>, String> {
     let mut files = Vec::new();
-    for (i, line) in entry.split(|b| *b == b'\n').enumerate() {
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let action: Value = serde_json::from_slice(line).map_err(|e| format!("line {}: {e}", i + 1))?;
+    for (line, action) in log_actions(entry)? {
         if let Some(add) = action.get("add") {
-            let path =
-                add.get("path").and_then(Value::as_str).ok_or_else(|| format!("line {}: add without a path", i + 1))?;
+            let path = add.get("path").and_then(Value::as_str).ok_or_else(|| format!("line {line}: add without a path"))?;
             if add.get("dataChange").and_then(Value::as_bool).unwrap_or(true) {
                 // Paths in the log are URL-encoded (RFC 2396), relative to the table root.
                 files.push(path.to_string());
@@ -109,6 +98,28 @@ fn added_files(entry: &[u8]) -> std::result::Result<Vec<String>, String> {
         }
     }
     Ok(files)
+}
+
+/// The log entry of one version, or why it cannot be read.
+pub(crate) async fn commit_entry(store: &dyn ObjectStore, version: u64) -> std::result::Result<Bytes, String> {
+    let path = Path::from(format!("_delta_log/{version:020}.json"));
+    match store.get(&path).await {
+        Ok(got) => got.bytes().await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The actions of one commit entry (one JSON object per line) with their line numbers. Every
+/// line must parse: a truncated entry is refused whole rather than read in part.
+pub(crate) fn log_actions(entry: &[u8]) -> std::result::Result<Vec<(usize, Value)>, String> {
+    let mut actions = Vec::new();
+    for (i, line) in entry.split(|b| *b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        actions.push((i + 1, serde_json::from_slice(line).map_err(|e| format!("line {}: {e}", i + 1))?));
+    }
+    Ok(actions)
 }
 
 /// Where side files live in a table directory: a directory whose name starts with `_`, which

@@ -17,8 +17,6 @@
 use std::collections::HashMap;
 
 use deltalake::DeltaTable;
-use object_store::ObjectStoreExt as _;
-use object_store::path::Path;
 use serde_json::Value;
 
 use crate::{Error, Lake, Result, Table};
@@ -52,12 +50,7 @@ impl Lake {
         };
         let store = t.object_store();
         for version in known.version + 1..=newest {
-            let path = Path::from(format!("_delta_log/{version:020}.json"));
-            let entry = match store.get(&path).await {
-                Ok(got) => got.bytes().await.map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            };
-            match entry.and_then(|bytes| txns_in(&bytes)) {
+            match crate::tail::commit_entry(store.as_ref(), version).await.and_then(|bytes| txns_in(&bytes)) {
                 Ok(txns) => known.by_app.extend(txns.into_iter().map(|(app, v)| (app, Some(v)))),
                 Err(reason) => {
                     // An entry that cannot be read (cleaned up behind a checkpoint, truncated):
@@ -87,21 +80,16 @@ impl Lake {
     }
 }
 
-/// The `txn` actions of one commit entry (application id, version), in log order; every line
-/// must parse, a truncated entry is refused whole.
+/// The `txn` actions of one commit entry (application id, version), in log order.
 fn txns_in(entry: &[u8]) -> std::result::Result<Vec<(String, i64)>, String> {
     let mut out = Vec::new();
-    for (i, line) in entry.split(|b| *b == b'\n').enumerate() {
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let action: Value = serde_json::from_slice(line).map_err(|e| format!("line {}: {e}", i + 1))?;
+    for (line, action) in crate::tail::log_actions(entry)? {
         if let Some(txn) = action.get("txn") {
             let app = txn.get("appId").and_then(Value::as_str);
             let version = txn.get("version").and_then(Value::as_i64);
             match (app, version) {
                 (Some(app), Some(v)) => out.push((app.to_string(), v)),
-                _ => return Err(format!("line {}: a txn without appId or version", i + 1)),
+                _ => return Err(format!("line {line}: a txn without appId or version")),
             }
         }
     }
