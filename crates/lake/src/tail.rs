@@ -11,8 +11,8 @@
 //! that one bad entry never stops every process; the caller logs and counts it.
 
 use bytes::Bytes;
-use object_store::{ObjectStore, ObjectStoreExt as _};
 use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt as _};
 use serde_json::Value;
 
 use crate::{Error, Lake, Result, Table};
@@ -90,7 +90,8 @@ fn added_files(entry: &[u8]) -> std::result::Result<Vec<String>, String> {
     let mut files = Vec::new();
     for (line, action) in log_actions(entry)? {
         if let Some(add) = action.get("add") {
-            let path = add.get("path").and_then(Value::as_str).ok_or_else(|| format!("line {line}: add without a path"))?;
+            let path =
+                add.get("path").and_then(Value::as_str).ok_or_else(|| format!("line {line}: add without a path"))?;
             if add.get("dataChange").and_then(Value::as_bool).unwrap_or(true) {
                 // Paths in the log are URL-encoded (RFC 2396), relative to the table root.
                 files.push(path.to_string());
