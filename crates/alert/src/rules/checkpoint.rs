@@ -28,14 +28,21 @@ const FORMAT: u32 = 1;
 /// How old a checkpoint may be to start from: well within the default vacuum retention (7 days).
 const MAX_AGE: chrono::Duration = chrono::Duration::hours(24);
 
+/// The side file. It is written from borrowed state (`R`, `W` references): a copy of the state
+/// for the time of the write was, with the JSON text, the one spike of an ingest's memory at
+/// the end of a run (measured: +57 MB over 396 MB of resident memory on a 5.7 M backlog). It is
+/// read back owned.
 #[derive(Serialize, Deserialize)]
-struct Checkpoint {
+struct Checkpoint<R, W> {
     format: u32,
     written_at: DateTime<Utc>,
     seen: Seen,
-    results: Vec<(Key, LegalResult)>,
-    workers: Vec<(String, DateTime<Utc>, WorkerVersion)>,
+    results: Vec<R>,
+    workers: Vec<W>,
 }
+
+/// A checkpoint as read back.
+type Owned = Checkpoint<(Key, LegalResult), (String, DateTime<Utc>, WorkerVersion)>;
 
 /// Writes the state and the versions it covers.
 pub fn save(lake: &Lake, rules: &Rules, seen: Seen) -> Result<()> {
@@ -43,11 +50,11 @@ pub fn save(lake: &Lake, rules: &Rules, seen: Seen) -> Result<()> {
         format: FORMAT,
         written_at: Utc::now(),
         seen,
-        results: rules.results_held.iter().map(|(k, r)| (k.clone(), r.clone())).collect(),
+        results: rules.results_held.iter().collect(),
         workers: rules
             .workers
             .iter()
-            .flat_map(|(id, versions)| versions.iter().map(move |(from, v)| (id.clone(), *from, v.clone())))
+            .flat_map(|(id, versions)| versions.iter().map(move |(from, v)| (id, *from, v)))
             .collect(),
     };
     let bytes = serde_json::to_vec(&c).map_err(|e| Error::Encode(format!("alert state checkpoint: {e}")))?;
@@ -59,7 +66,7 @@ pub fn save(lake: &Lake, rules: &Rules, seen: Seen) -> Result<()> {
 /// unreadable: the caller replays the lake).
 pub fn load(lake: &Lake, config: RuleConfig) -> Result<Option<(Rules, Seen)>> {
     let Some(bytes) = lake.side_file(Table::Readings, NAME)? else { return Ok(None) };
-    let c: Checkpoint = match serde_json::from_slice(&bytes) {
+    let c: Owned = match serde_json::from_slice(&bytes) {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(reason = %e, "alert state checkpoint unreadable; replaying the lake");
