@@ -40,7 +40,6 @@ impl Lake {
         apps: &[String],
     ) -> Result<HashMap<String, i64>> {
         let Some(newest) = t.version() else { return Ok(HashMap::new()) };
-        let newest = newest as u64;
         let cached = self.txns.lock().expect("txn cache").get(&table).cloned();
         let mut known = match cached {
             // Another task of this process may have looked at a newer version than `t`: start
