@@ -65,7 +65,7 @@ impl Lake {
             )));
         }
         let url = crate::delta::root_url(root)?;
-        let lake = Lake { root: root.to_path_buf(), url, cache: Default::default(), txns: Default::default() };
+        let lake = Lake::at(root.to_path_buf(), url);
         let commits = lake.commits()?;
         let committed: BTreeSet<String> = commits.committed_flushes().into_iter().map(str::to_string).collect();
         let positions = commits.next_offsets();

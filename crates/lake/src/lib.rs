@@ -197,11 +197,15 @@ impl Lake {
                 root.display()
             )));
         }
-        let url = delta::root_url(&root)?;
-        let lake = Lake { root, url, cache: Arc::default(), txns: Arc::default() };
+        let lake = Lake::at(root.clone(), delta::root_url(&root)?);
         let l = lake.clone();
         block_on(async move { l.create_missing_tables().await })?;
         Ok(lake)
+    }
+
+    /// A handle on `root` (at `url`) with nothing loaded yet, tables neither checked nor created.
+    pub(crate) fn at(root: PathBuf, url: url::Url) -> Lake {
+        Lake { root, url, cache: Arc::default(), txns: Arc::default() }
     }
 
     /// The lake's root as given (a local directory, or the URL).

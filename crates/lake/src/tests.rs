@@ -205,12 +205,7 @@ fn a_former_lake_converts_with_committed_files_and_positions_only() {
     write("kafka-1", &flush("kafka-1", &[("t", 0, 0, 4)]));
     write("kafka-2", &flush("kafka-2", &[("t", 0, 5, 6)]));
     write("files-1", &flush("files-1", &[("x", 0, 0, 1)]));
-    let legacy = Lake {
-        root: root.to_path_buf(),
-        url: delta::root_url(root).unwrap(),
-        cache: Default::default(),
-        txns: Default::default(),
-    };
+    let legacy = Lake::at(root.to_path_buf(), delta::root_url(root).unwrap());
     legacy
         .record_commit(&CommitMarker {
             flush: "kafka-1".into(),
