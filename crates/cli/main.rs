@@ -1,6 +1,8 @@
 //! `alara`: the command line. It parses arguments and configuration, sets up logging, and wires
 //! the library crates together; it holds no business logic of its own.
 
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+mod alloc;
 mod cmd;
 mod config;
 mod output;
