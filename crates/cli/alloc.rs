@@ -5,9 +5,8 @@
 //! Parquet pages every flush, from several threads. glibc's malloc kept most of what it freed (one
 //! arena per thread, trimmed only at the top of each): resident memory grew by about 1.5 MiB a second
 //! for a whole run while the live heap (heaptrack) stayed near 80 MiB, so peak memory grew with
-//! the length of a backlog. Measured on a 5.68 M-reading backlog (README, "Performance"): glibc
-//! 484 MiB peak in 120 s; jemalloc with these settings 391 MiB in 94 s (jemalloc also spends less
-//! time in `malloc`/`free`, a quarter of the CPU before).
+//! the length of a backlog. Measured on a 5.68 M-reading backlog (README, "Fifth look"): glibc
+//! 495 MiB peak, jemalloc with these settings 363 MiB, in the same time.
 //!
 //! The settings: a background thread purges unused pages (`background_thread`), dirty pages are
 //! returned after a second (`dirty_decay_ms`, jemalloc: 10 s) and not kept as "muzzy"
