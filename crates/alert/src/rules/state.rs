@@ -218,16 +218,17 @@ impl Rules {
     /// The counted result of one dosimeter and period: a result with a dose over a missing
     /// one, then the highest revision, then the latest ingested.
     pub(super) fn winner<'a>(&'a self, keys: &'a [Key]) -> Option<(&'a Key, &'a LegalResult)> {
-        keys.iter().filter_map(|k| self.results_held.get_key_value(k).map(|(k, r)| (k, &**r))).max_by(
-            |(_, a), (_, b)| {
+        keys.iter()
+            .filter_map(|k| self.results_held.get_key_value(k))
+            .max_by(|(_, a), (_, b)| {
                 (!a.is_missing(), a.revision, a.ingested_at, &a.origin).cmp(&(
                     !b.is_missing(),
                     b.revision,
                     b.ingested_at,
                     &b.origin,
                 ))
-            },
-        )
+            })
+            .map(|(k, r)| (k, &**r))
     }
 
     /// Counted results of a series in months `[from, to]`, month order.
